@@ -1,0 +1,427 @@
+//! Configuration: command-line flags over `config/durakv.toml`-style files over defaults, and
+//! the runtime-changeable part that `CONFIG GET/SET` reads and writes.
+//!
+//! Every key is kebab-case and documented with its default in config/durakv.toml. Redis tuning
+//! keys that mean nothing here (save, list-max-ziplist-size, ...) are accepted by CONFIG SET and
+//! reported back by CONFIG GET, so client preambles never fail.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use clap::Parser;
+use serde::Deserialize;
+
+/// When the writer fsyncs the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// After every group of writes, before any of them is acknowledged.
+    Always,
+    /// About once a second.
+    Everysec,
+    /// Never explicitly; the OS decides.
+    No,
+}
+
+impl FsyncPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FsyncPolicy::Always => "always",
+            FsyncPolicy::Everysec => "everysec",
+            FsyncPolicy::No => "no",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FsyncPolicy> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Some(FsyncPolicy::Always),
+            "everysec" => Some(FsyncPolicy::Everysec),
+            "no" => Some(FsyncPolicy::No),
+            _ => None,
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        self as u8
+    }
+
+    fn from_u8(v: u8) -> FsyncPolicy {
+        match v {
+            0 => FsyncPolicy::Always,
+            1 => FsyncPolicy::Everysec,
+            _ => FsyncPolicy::No,
+        }
+    }
+}
+
+/// Command-line flags. Every flag also exists as a key in the config file.
+#[derive(Parser, Debug, Default)]
+#[command(name = "durakv", version, about = "A Redis-compatible server on RocksDB with a durable replication log")]
+pub struct Flags {
+    /// Config file (TOML, keys as in config/durakv.toml). Flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// TCP port [default: 6380]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address to listen on [default: 127.0.0.1]
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Data directory (RocksDB and the log) [default: ./data]
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Log fsync policy [default: everysec]
+    #[arg(long, value_enum)]
+    pub appendfsync: Option<FsyncPolicy>,
+    /// Password clients must AUTH with
+    #[arg(long)]
+    pub requirepass: Option<String>,
+    /// Most simultaneous clients [default: 10000]
+    #[arg(long)]
+    pub maxclients: Option<u64>,
+    /// Largest bulk string a client may send, bytes [default: 536870912]
+    #[arg(long)]
+    pub proto_max_bulk_len: Option<u64>,
+    /// Roll log segments at this size, bytes [default: 67108864]
+    #[arg(long)]
+    pub log_segment_bytes: Option<u64>,
+    /// Delete old segments beyond this total, bytes; 0 = no size limit [default: 0]
+    #[arg(long)]
+    pub log_retention_bytes: Option<u64>,
+    /// Delete segments older than this, hours; 0 = no age limit [default: 168]
+    #[arg(long)]
+    pub log_retention_hours: Option<u64>,
+    /// RocksDB block cache, bytes [default: 134217728]
+    #[arg(long)]
+    pub block_cache_bytes: Option<u64>,
+    /// Flush RocksDB memtables at least this often, seconds, so retention can advance [default: 300]
+    #[arg(long)]
+    pub flush_interval_secs: Option<u64>,
+    /// Log level filter for tracing (e.g. info, debug) [default: info]
+    #[arg(long)]
+    pub loglevel: Option<String>,
+}
+
+/// The config file: the same keys as the flags, kebab-case.
+#[derive(Deserialize, Debug, Default)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileConfig {
+    pub port: Option<u16>,
+    pub bind: Option<String>,
+    pub dir: Option<PathBuf>,
+    pub appendfsync: Option<FsyncPolicy>,
+    pub requirepass: Option<String>,
+    pub maxclients: Option<u64>,
+    pub proto_max_bulk_len: Option<u64>,
+    pub log_segment_bytes: Option<u64>,
+    pub log_retention_bytes: Option<u64>,
+    pub log_retention_hours: Option<u64>,
+    pub block_cache_bytes: Option<u64>,
+    pub flush_interval_secs: Option<u64>,
+    pub loglevel: Option<String>,
+}
+
+/// Settings fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct StaticConfig {
+    pub port: u16,
+    pub bind: String,
+    pub dir: PathBuf,
+    pub block_cache_bytes: u64,
+    pub flush_interval_secs: u64,
+    pub loglevel: String,
+    pub config_file: Option<PathBuf>,
+}
+
+/// Settings CONFIG SET may change while the server runs.
+pub struct RuntimeConfig {
+    appendfsync: AtomicU8,
+    pub maxclients: AtomicU64,
+    pub proto_max_bulk_len: AtomicU64,
+    pub log_segment_bytes: AtomicU64,
+    pub log_retention_bytes: AtomicU64,
+    pub log_retention_hours: AtomicU64,
+    pub requirepass: RwLock<Option<String>>,
+    /// Redis tuning keys accepted for compatibility; they change nothing here.
+    pub compat: Mutex<BTreeMap<String, String>>,
+}
+
+impl RuntimeConfig {
+    pub fn appendfsync(&self) -> FsyncPolicy {
+        FsyncPolicy::from_u8(self.appendfsync.load(Ordering::Relaxed))
+    }
+
+    pub fn set_appendfsync(&self, p: FsyncPolicy) {
+        self.appendfsync.store(p.to_u8(), Ordering::Relaxed);
+    }
+
+    pub fn requirepass(&self) -> Option<String> {
+        self.requirepass.read().map(|g| g.clone()).unwrap_or(None)
+    }
+}
+
+/// Redis keys a client or tool may CONFIG GET/SET, with the value reported until set.
+pub const COMPAT_KEYS: &[(&str, &str)] = &[
+    ("save", ""),
+    ("appendonly", "yes"),
+    ("databases", "16"),
+    ("maxmemory", "0"),
+    ("maxmemory-policy", "noeviction"),
+    ("timeout", "0"),
+    ("tcp-keepalive", "300"),
+    ("hz", "10"),
+    ("lazyfree-lazy-eviction", "no"),
+    ("lazyfree-lazy-expire", "no"),
+    ("lazyfree-lazy-server-del", "no"),
+    ("list-max-ziplist-size", "-2"),
+    ("list-max-listpack-size", "-2"),
+    ("list-compress-depth", "0"),
+    ("hash-max-ziplist-entries", "512"),
+    ("hash-max-ziplist-value", "64"),
+    ("hash-max-listpack-entries", "512"),
+    ("hash-max-listpack-value", "64"),
+    ("set-max-intset-entries", "512"),
+    ("set-max-listpack-entries", "128"),
+    ("set-max-listpack-value", "64"),
+    ("zset-max-ziplist-entries", "128"),
+    ("zset-max-ziplist-value", "64"),
+    ("zset-max-listpack-entries", "128"),
+    ("zset-max-listpack-value", "64"),
+    ("activerehashing", "yes"),
+    ("activedefrag", "no"),
+    ("notify-keyspace-events", ""),
+    ("slowlog-log-slower-than", "10000"),
+    ("slowlog-max-len", "128"),
+    ("latency-monitor-threshold", "0"),
+    ("lua-time-limit", "5000"),
+    ("busy-reply-threshold", "5000"),
+    ("stop-writes-on-bgsave-error", "yes"),
+    ("rdbcompression", "yes"),
+    ("dbfilename", "dump.rdb"),
+    ("appendfilename", "appendonly.aof"),
+    ("no-appendfsync-on-rewrite", "no"),
+    ("auto-aof-rewrite-percentage", "100"),
+    ("auto-aof-rewrite-min-size", "67108864"),
+    ("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    ("repl-diskless-sync", "no"),
+    ("replica-read-only", "yes"),
+    ("slave-read-only", "yes"),
+    ("protected-mode", "no"),
+    ("io-threads", "1"),
+    ("enable-debug-command", "no"),
+    ("loglevel", "notice"),
+];
+
+pub struct Config {
+    pub fixed: StaticConfig,
+    pub runtime: RuntimeConfig,
+}
+
+impl Config {
+    /// Merges flags over the file named by `--config` over defaults.
+    pub fn load(flags: Flags) -> anyhow::Result<Config> {
+        let file: FileConfig = match &flags.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("reading config file {}: {e}", p.display()))?;
+                toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("parsing config file {}: {e}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let compat = COMPAT_KEYS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let appendfsync = flags
+            .appendfsync
+            .or(file.appendfsync)
+            .unwrap_or(FsyncPolicy::Everysec);
+        Ok(Config {
+            fixed: StaticConfig {
+                port: flags.port.or(file.port).unwrap_or(6380),
+                bind: flags.bind.or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
+                dir: flags.dir.or(file.dir).unwrap_or_else(|| PathBuf::from("./data")),
+                block_cache_bytes: flags
+                    .block_cache_bytes
+                    .or(file.block_cache_bytes)
+                    .unwrap_or(128 << 20),
+                flush_interval_secs: flags
+                    .flush_interval_secs
+                    .or(file.flush_interval_secs)
+                    .unwrap_or(300),
+                loglevel: flags.loglevel.or(file.loglevel).unwrap_or_else(|| "info".into()),
+                config_file: flags.config,
+            },
+            runtime: RuntimeConfig {
+                appendfsync: AtomicU8::new(appendfsync.to_u8()),
+                maxclients: AtomicU64::new(flags.maxclients.or(file.maxclients).unwrap_or(10000)),
+                proto_max_bulk_len: AtomicU64::new(
+                    flags
+                        .proto_max_bulk_len
+                        .or(file.proto_max_bulk_len)
+                        .unwrap_or(512 << 20),
+                ),
+                log_segment_bytes: AtomicU64::new(
+                    flags
+                        .log_segment_bytes
+                        .or(file.log_segment_bytes)
+                        .unwrap_or(64 << 20)
+                        .max(4096),
+                ),
+                log_retention_bytes: AtomicU64::new(
+                    flags.log_retention_bytes.or(file.log_retention_bytes).unwrap_or(0),
+                ),
+                log_retention_hours: AtomicU64::new(
+                    flags.log_retention_hours.or(file.log_retention_hours).unwrap_or(168),
+                ),
+                requirepass: RwLock::new(
+                    flags.requirepass.or(file.requirepass).filter(|p| !p.is_empty()),
+                ),
+                compat: Mutex::new(compat),
+            },
+        })
+    }
+
+    /// All `(name, value)` pairs CONFIG GET knows, durakv's own first.
+    pub fn all_values(&self) -> Vec<(String, String)> {
+        let r = &self.runtime;
+        let f = &self.fixed;
+        let mut v = vec![
+            ("port".to_string(), f.port.to_string()),
+            ("bind".to_string(), f.bind.clone()),
+            ("dir".to_string(), f.dir.display().to_string()),
+            ("appendfsync".to_string(), r.appendfsync().as_str().to_string()),
+            ("requirepass".to_string(), r.requirepass().unwrap_or_default()),
+            ("maxclients".to_string(), r.maxclients.load(Ordering::Relaxed).to_string()),
+            (
+                "proto-max-bulk-len".to_string(),
+                r.proto_max_bulk_len.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "log-segment-bytes".to_string(),
+                r.log_segment_bytes.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "log-retention-bytes".to_string(),
+                r.log_retention_bytes.load(Ordering::Relaxed).to_string(),
+            ),
+            (
+                "log-retention-hours".to_string(),
+                r.log_retention_hours.load(Ordering::Relaxed).to_string(),
+            ),
+            ("block-cache-bytes".to_string(), f.block_cache_bytes.to_string()),
+            ("flush-interval-secs".to_string(), f.flush_interval_secs.to_string()),
+        ];
+        if let Ok(c) = r.compat.lock() {
+            v.extend(c.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        v
+    }
+
+    /// Applies CONFIG SET name value. Errors are Redis' messages.
+    pub fn set(&self, name: &str, value: &str) -> Result<(), String> {
+        let r = &self.runtime;
+        let num = |v: &str| -> Result<u64, String> {
+            parse_memory(v).ok_or_else(|| {
+                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer")
+            })
+        };
+        match name {
+            "appendfsync" => {
+                let p = FsyncPolicy::parse(value).ok_or_else(|| {
+                    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument(s) must be one of the following: always, everysec, no")
+                })?;
+                r.set_appendfsync(p);
+            }
+            "maxclients" => r.maxclients.store(num(value)?, Ordering::Relaxed),
+            "proto-max-bulk-len" => r.proto_max_bulk_len.store(num(value)?, Ordering::Relaxed),
+            "log-segment-bytes" => r.log_segment_bytes.store(num(value)?.max(4096), Ordering::Relaxed),
+            "log-retention-bytes" => r.log_retention_bytes.store(num(value)?, Ordering::Relaxed),
+            "log-retention-hours" => r.log_retention_hours.store(num(value)?, Ordering::Relaxed),
+            "requirepass" => {
+                if let Ok(mut g) = r.requirepass.write() {
+                    *g = Some(value.to_string()).filter(|p| !p.is_empty());
+                }
+            }
+            "port" | "bind" | "dir" | "block-cache-bytes" | "flush-interval-secs" => {
+                return Err(format!(
+                    "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
+                ))
+            }
+            _ => {
+                let mut c = r.compat.lock().map_err(|_| "ERR internal lock".to_string())?;
+                match c.get_mut(name) {
+                    Some(v) => *v = value.to_string(),
+                    None => {
+                        return Err(format!(
+                            "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses "100", "64mb", "1gb" as Redis does for memory-ish values.
+pub fn parse_memory(v: &str) -> Option<u64> {
+    let l = v.to_ascii_lowercase();
+    let (num, mul) = if let Some(n) = l.strip_suffix("gb") {
+        (n, 1u64 << 30)
+    } else if let Some(n) = l.strip_suffix("mb") {
+        (n, 1 << 20)
+    } else if let Some(n) = l.strip_suffix("kb") {
+        (n, 1 << 10)
+    } else if let Some(n) = l.strip_suffix('g') {
+        (n, 1_000_000_000)
+    } else if let Some(n) = l.strip_suffix('m') {
+        (n, 1_000_000)
+    } else if let Some(n) = l.strip_suffix('k') {
+        (n, 1000)
+    } else {
+        (l.as_str(), 1)
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// Redis-style glob match (for CONFIG GET patterns and KEYS/SCAN MATCH).
+pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
+    crate::commands::glob::matches(pattern, s, nocase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "port = 7000\nappendfsync = \"always\"\nbind = \"127.0.0.2\"\n").expect("w");
+        let flags = Flags::parse_from(["durakv", "--config", p.to_str().unwrap_or(""), "--port", "7001"]);
+        let c = Config::load(flags).expect("load");
+        assert_eq!(c.fixed.port, 7001);
+        assert_eq!(c.fixed.bind, "127.0.0.2");
+        assert_eq!(c.runtime.appendfsync(), FsyncPolicy::Always);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "prot = 7000\n").expect("w");
+        let flags = Flags::parse_from(["durakv", "--config", p.to_str().unwrap_or("")]);
+        assert!(Config::load(flags).is_err());
+    }
+
+    #[test]
+    fn sample_config_parses() {
+        let text = include_str!("../config/durakv.toml");
+        let f: FileConfig = toml::from_str(text).expect("config/durakv.toml parses");
+        assert_eq!(f.port, Some(6380));
+    }
+}

@@ -1,0 +1,21 @@
+//! durakv: a Redis-compatible server that keeps its data in RocksDB and writes every change to
+//! a durable, segmented replication log first.
+//!
+//! Layers, bottom up (docs/ARCHITECTURE.md draws them):
+//! - [`types`]: offsets and replication ids;
+//! - [`log`]: the on-disk replication log (format, segments, reader, recovery);
+//! - [`storage`]: RocksDB column families and the atomic batch with the applied offset;
+//! - [`commands`]: the command table and each command's semantics;
+//! - [`writer`]: the single writer thread (group commit, fsync policy, replay);
+//! - [`protocol`]: RESP parsing and encoding;
+//! - [`server`]: connections, connection commands, INFO;
+//! - [`config`]: flags, config file, CONFIG GET/SET.
+
+pub mod commands;
+pub mod config;
+pub mod log;
+pub mod protocol;
+pub mod server;
+pub mod storage;
+pub mod types;
+pub mod writer;

@@ -1,0 +1,507 @@
+//! Connection and server commands: PING ECHO QUIT RESET SELECT AUTH HELLO INFO CONFIG CLIENT
+//! COMMAND TIME SHUTDOWN LASTSAVE ROLE SCAN, and the script/function stubs that answer a
+//! client preamble harmlessly and refuse real use with a clear error.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::connection::{read_ctx, ConnState};
+use super::info;
+use crate::commands::errors;
+use crate::commands::{self, eq_ignore_case, glob, keys, parse_i64, COMMANDS};
+use crate::protocol::Reply;
+use crate::storage::DATABASES;
+use crate::types::now_ms;
+
+pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    match name.as_str() {
+        "ping" => match args.len() {
+            1 => Reply::Simple("PONG".into()),
+            2 => Reply::Bulk(args[1].clone()),
+            _ => Reply::err(errors::wrong_arity("ping")),
+        },
+        "echo" => Reply::Bulk(args[1].clone()),
+        "quit" => {
+            st.close = true;
+            Reply::Ok
+        }
+        "reset" => {
+            st.db = 0;
+            st.resp3 = false;
+            st.client.db.store(0, Ordering::Relaxed);
+            st.client.resp.store(2, Ordering::Relaxed);
+            if let Ok(mut n) = st.client.name.lock() {
+                n.clear();
+            }
+            st.authed = st.sh.config.runtime.requirepass().is_none();
+            Reply::Simple("RESET".into())
+        }
+        "select" => select(st, &args[1]),
+        "auth" => auth(st, &args[1..]),
+        "hello" => hello(st, &args[1..]),
+        "info" => Reply::Verbatim(info::render(st, &args[1..])),
+        "config" => config(st, args),
+        "client" => client(st, args),
+        "command" => command(st, args),
+        "time" => {
+            let us = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros())
+                .unwrap_or(0);
+            Reply::Array(vec![
+                Reply::bulk((us / 1_000_000).to_string()),
+                Reply::bulk((us % 1_000_000).to_string()),
+            ])
+        }
+        "shutdown" => {
+            if args.len() > 1 && args[1..].iter().any(|a| eq_ignore_case(a, "ABORT")) {
+                return Reply::err("ERR No shutdown in progress.");
+            }
+            tracing::info!(client = st.client.id, "SHUTDOWN requested by a client");
+            st.close = true;
+            st.sh.shutdown.notify_one();
+            Reply::Ok
+        }
+        "lastsave" => Reply::Int((st.sh.writer.state.last_flush_ms.load(Ordering::Relaxed) / 1000) as i64),
+        "role" => Reply::Array(vec![
+            Reply::bulk("master"),
+            Reply::Int(st.sh.writer.state.end.load(Ordering::Acquire) as i64),
+            Reply::Array(vec![]),
+        ]),
+        "scan" => scan(st, args),
+        "function" => {
+            if eq_ignore_case(&args[1], "FLUSH") {
+                Reply::Ok
+            } else if eq_ignore_case(&args[1], "LIST") {
+                Reply::Array(vec![])
+            } else {
+                Reply::err(errors::NO_SCRIPTS)
+            }
+        }
+        "script" => {
+            if eq_ignore_case(&args[1], "FLUSH") {
+                Reply::Ok
+            } else if eq_ignore_case(&args[1], "EXISTS") {
+                Reply::Array(args[2..].iter().map(|_| Reply::Int(0)).collect())
+            } else {
+                Reply::err(errors::NO_SCRIPTS)
+            }
+        }
+        "eval" | "evalsha" => Reply::err(errors::NO_SCRIPTS),
+        _ => Reply::err(errors::unknown_command(&args[0], &args[1..])),
+    }
+}
+
+fn select(st: &mut ConnState, arg: &[u8]) -> Reply {
+    let Some(n) = parse_i64(arg) else {
+        return Reply::err(errors::NOT_INTEGER);
+    };
+    if n < 0 || n >= DATABASES as i64 {
+        return Reply::err(errors::DB_INDEX);
+    }
+    st.db = n as u8;
+    st.client.db.store(n as u8, Ordering::Relaxed);
+    Reply::Ok
+}
+
+fn check_password(st: &ConnState, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Reply> {
+    match st.sh.config.runtime.requirepass() {
+        None => {
+            if user.is_none() {
+                return Err(Reply::err(errors::AUTH_NOT_CONFIGURED));
+            }
+            // "default" user with any password succeeds when no password is configured.
+            if user.map(|u| u == b"default").unwrap_or(false) {
+                return Ok(());
+            }
+            Err(Reply::err(errors::WRONGPASS))
+        }
+        Some(pw) => {
+            let user_ok = user.map(|u| u == b"default").unwrap_or(true);
+            if user_ok && pass == pw.as_bytes() {
+                Ok(())
+            } else {
+                Err(Reply::err(errors::WRONGPASS))
+            }
+        }
+    }
+}
+
+fn auth(st: &mut ConnState, a: &[Bytes]) -> Reply {
+    let r = match a.len() {
+        1 => check_password(st, None, &a[0]),
+        2 => check_password(st, Some(&a[0]), &a[1]),
+        _ => return Reply::err(errors::SYNTAX),
+    };
+    match r {
+        Ok(()) => {
+            st.authed = true;
+            Reply::Ok
+        }
+        Err(e) => e,
+    }
+}
+
+fn hello(st: &mut ConnState, a: &[Bytes]) -> Reply {
+    let mut proto = if st.resp3 { 3 } else { 2 };
+    let mut i = 0;
+    if let Some(v) = a.first() {
+        match parse_i64(v) {
+            Some(p @ (2 | 3)) => proto = p,
+            Some(_) => return Reply::err("NOPROTO unsupported protocol version"),
+            None => return Reply::err("ERR Protocol version is not an integer or out of range"),
+        }
+        i = 1;
+    }
+    let mut setname = None;
+    while i < a.len() {
+        if eq_ignore_case(&a[i], "AUTH") && i + 2 < a.len() {
+            if let Err(e) = check_password(st, Some(&a[i + 1]), &a[i + 2]) {
+                return e;
+            }
+            st.authed = true;
+            i += 3;
+        } else if eq_ignore_case(&a[i], "SETNAME") && i + 1 < a.len() {
+            setname = Some(a[i + 1].clone());
+            i += 2;
+        } else {
+            return Reply::err(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&a[i])
+            ));
+        }
+    }
+    if !st.authed {
+        return Reply::err(errors::NOAUTH);
+    }
+    if let Some(n) = setname {
+        if let Err(e) = set_name(st, &n) {
+            return e;
+        }
+    }
+    st.resp3 = proto == 3;
+    st.client.resp.store(proto as u8, Ordering::Relaxed);
+    Reply::Map(vec![
+        (Reply::bulk("server"), Reply::bulk("redis")),
+        (Reply::bulk("version"), Reply::bulk(info::REDIS_VERSION)),
+        (Reply::bulk("proto"), Reply::Int(proto)),
+        (Reply::bulk("id"), Reply::Int(st.client.id as i64)),
+        (Reply::bulk("mode"), Reply::bulk("standalone")),
+        (Reply::bulk("role"), Reply::bulk("master")),
+        (Reply::bulk("modules"), Reply::Array(vec![])),
+    ])
+}
+
+fn set_name(st: &ConnState, n: &[u8]) -> Result<(), Reply> {
+    if n.iter().any(|&c| c <= b' ' || c > b'~') {
+        return Err(Reply::err(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    if let Ok(mut g) = st.client.name.lock() {
+        *g = String::from_utf8_lossy(n).into_owned();
+    }
+    Ok(())
+}
+
+fn config(st: &mut ConnState, args: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let cfg = &st.sh.config;
+    match sub.as_str() {
+        "get" if args.len() >= 3 => {
+            let all = cfg.all_values();
+            let mut pairs = Vec::new();
+            for (k, v) in &all {
+                if args[2..]
+                    .iter()
+                    .any(|p| glob::matches(&p.to_ascii_lowercase(), k.as_bytes(), true))
+                {
+                    pairs.push((Reply::bulk(k.clone()), Reply::bulk(v.clone())));
+                }
+            }
+            Reply::Map(pairs)
+        }
+        "set" if args.len() >= 4 && args.len() % 2 == 0 => {
+            for pair in args[2..].chunks(2) {
+                let k = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+                let v = String::from_utf8_lossy(&pair[1]).into_owned();
+                if let Err(e) = cfg.set(&k, &v) {
+                    return Reply::err(e);
+                }
+                tracing::info!(key = %k, value = %if k == "requirepass" { "<hidden>".into() } else { v.clone() }, "CONFIG SET");
+            }
+            Reply::Ok
+        }
+        "resetstat" if args.len() == 2 => {
+            let s = &st.sh.stats;
+            for c in [&s.commands, &s.connections, &s.rejected, &s.hits, &s.misses, &s.net_in, &s.net_out] {
+                c.store(0, Ordering::Relaxed);
+            }
+            Reply::Ok
+        }
+        "rewrite" => Reply::err("ERR CONFIG REWRITE is not supported: edit the config file (see config/durakv.toml)"),
+        "help" => Reply::Array(
+            ["CONFIG GET <pattern>", "CONFIG SET <name> <value>", "CONFIG RESETSTAT"]
+                .iter()
+                .map(|s| Reply::Simple(s.to_string()))
+                .collect(),
+        ),
+        "get" | "set" | "resetstat" => Reply::err(format!(
+            "ERR wrong number of arguments for 'config|{sub}' command"
+        )),
+        _ => Reply::err(errors::unknown_subcommand(&args[1], "CONFIG")),
+    }
+}
+
+fn client_line(c: &super::ClientHandle, now: u64) -> String {
+    let name = c.name.lock().map(|n| n.clone()).unwrap_or_default();
+    let cmd = c.last_cmd.lock().map(|n| n.clone()).unwrap_or_default();
+    format!(
+        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        name,
+        now.saturating_sub(c.created_ms) / 1000,
+        now.saturating_sub(c.last_active_ms.load(Ordering::Relaxed)) / 1000,
+        c.db.load(Ordering::Relaxed),
+        cmd,
+        c.resp.load(Ordering::Relaxed),
+    )
+}
+
+fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let now = now_ms();
+    match sub.as_str() {
+        "id" => Reply::Int(st.client.id as i64),
+        "setname" if args.len() == 3 => match set_name(st, &args[2]) {
+            Ok(()) => Reply::Ok,
+            Err(e) => e,
+        },
+        "getname" => {
+            let n = st.client.name.lock().map(|n| n.clone()).unwrap_or_default();
+            if n.is_empty() {
+                Reply::Nil
+            } else {
+                Reply::bulk(n)
+            }
+        }
+        "list" => {
+            let mut ids: Option<Vec<u64>> = None;
+            if args.len() >= 4 && eq_ignore_case(&args[2], "ID") {
+                ids = Some(args[3..].iter().filter_map(|a| parse_i64(a)).map(|v| v as u64).collect());
+            }
+            let clients = st.sh.clients.lock().map(|c| c.values().cloned().collect::<Vec<_>>()).unwrap_or_default();
+            let mut clients = clients;
+            clients.sort_by_key(|c| c.id);
+            let mut out = String::new();
+            for c in clients {
+                if ids.as_ref().map(|i| i.contains(&c.id)).unwrap_or(true) {
+                    out.push_str(&client_line(&c, now));
+                    out.push('\n');
+                }
+            }
+            Reply::Verbatim(out)
+        }
+        "info" => Reply::Verbatim(format!("{}\n", client_line(&st.client, now))),
+        "kill" => client_kill(st, &args[2..]),
+        "setinfo" | "no-evict" | "no-touch" | "reply" => Reply::Ok,
+        "help" => Reply::Array(
+            ["CLIENT ID", "CLIENT SETNAME <name>", "CLIENT GETNAME", "CLIENT LIST", "CLIENT KILL ID <id>", "CLIENT KILL <ip:port>"]
+                .iter()
+                .map(|s| Reply::Simple(s.to_string()))
+                .collect(),
+        ),
+        _ => Reply::err(errors::unknown_subcommand(&args[1], "CLIENT")),
+    }
+}
+
+fn client_kill(st: &ConnState, a: &[Bytes]) -> Reply {
+    let clients: Vec<_> = st
+        .sh
+        .clients
+        .lock()
+        .map(|c| c.values().cloned().collect())
+        .unwrap_or_default();
+    let kill = |c: &super::ClientHandle| {
+        c.killed.store(true, Ordering::Relaxed);
+        c.kill.notify_one();
+    };
+    if a.len() == 1 {
+        // Old form: CLIENT KILL ip:port
+        let addr = String::from_utf8_lossy(&a[0]);
+        for c in &clients {
+            if c.addr.to_string() == addr {
+                kill(c);
+                return Reply::Ok;
+            }
+        }
+        return Reply::err("ERR No such client");
+    }
+    if a.is_empty() || a.len() % 2 != 0 {
+        return Reply::err(errors::SYNTAX);
+    }
+    let mut skipme = true;
+    let mut filters: Vec<(String, String)> = Vec::new();
+    for p in a.chunks(2) {
+        let k = String::from_utf8_lossy(&p[0]).to_ascii_lowercase();
+        let v = String::from_utf8_lossy(&p[1]).into_owned();
+        match k.as_str() {
+            "skipme" => skipme = !v.eq_ignore_ascii_case("no"),
+            "id" | "addr" | "laddr" | "type" | "user" => filters.push((k, v)),
+            _ => return Reply::err(errors::SYNTAX),
+        }
+    }
+    let mut n = 0;
+    for c in &clients {
+        if skipme && c.id == st.client.id {
+            continue;
+        }
+        let all = filters.iter().all(|(k, v)| match k.as_str() {
+            "id" => v.parse::<u64>().map(|i| i == c.id).unwrap_or(false),
+            "addr" => c.addr.to_string() == *v,
+            "laddr" => c.laddr.to_string() == *v,
+            "type" => v.eq_ignore_ascii_case("normal"),
+            "user" => v == "default",
+            _ => false,
+        });
+        if all {
+            kill(c);
+            n += 1;
+        }
+    }
+    Reply::Int(n)
+}
+
+fn command_info(c: &commands::CommandSpec) -> Reply {
+    Reply::Array(vec![
+        Reply::bulk(c.name),
+        Reply::Int(c.arity as i64),
+        Reply::Set(c.flags.iter().map(|f| Reply::Simple(f.to_string())).collect()),
+        Reply::Int(c.first_key as i64),
+        Reply::Int(c.last_key as i64),
+        Reply::Int(c.step as i64),
+        Reply::Set(vec![]),
+        Reply::Set(vec![]),
+        Reply::Array(vec![]),
+        Reply::Array(vec![]),
+    ])
+}
+
+fn command(_st: &mut ConnState, args: &[Bytes]) -> Reply {
+    if args.len() == 1 {
+        return Reply::Array(COMMANDS.iter().map(command_info).collect());
+    }
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "count" => Reply::Int(COMMANDS.len() as i64),
+        "info" => {
+            if args.len() == 2 {
+                return Reply::Array(COMMANDS.iter().map(command_info).collect());
+            }
+            Reply::Array(
+                args[2..]
+                    .iter()
+                    .map(|n| commands::lookup(n).map(command_info).unwrap_or(Reply::NilArray))
+                    .collect(),
+            )
+        }
+        "docs" => {
+            let wanted: Vec<&commands::CommandSpec> = if args.len() == 2 {
+                COMMANDS.iter().collect()
+            } else {
+                args[2..].iter().filter_map(|n| commands::lookup(n)).collect()
+            };
+            Reply::Map(
+                wanted
+                    .into_iter()
+                    .map(|c| {
+                        (
+                            Reply::bulk(c.name),
+                            Reply::Map(vec![
+                                (Reply::bulk("summary"), Reply::bulk(format!("{} (durakv)", c.name.to_ascii_uppercase()))),
+                                (Reply::bulk("since"), Reply::bulk("1.0.0")),
+                                (Reply::bulk("group"), Reply::bulk("generic")),
+                            ]),
+                        )
+                    })
+                    .collect(),
+            )
+        }
+        "list" => Reply::Array(COMMANDS.iter().map(|c| Reply::bulk(c.name)).collect()),
+        "getkeys" if args.len() >= 3 => {
+            let Some(c) = commands::lookup(&args[2]) else {
+                return Reply::err("ERR Invalid command specified");
+            };
+            let cmd = &args[2..];
+            if c.first_key <= 0 {
+                return Reply::err("ERR The command has no key arguments");
+            }
+            let last = if c.last_key < 0 { cmd.len() as i32 + c.last_key } else { c.last_key };
+            let mut out = Vec::new();
+            let mut i = c.first_key;
+            while i <= last && (i as usize) < cmd.len() {
+                out.push(Reply::Bulk(cmd[i as usize].clone()));
+                i += c.step.max(1);
+            }
+            Reply::Array(out)
+        }
+        _ => Reply::err(errors::unknown_subcommand(&args[1], "COMMAND")),
+    }
+}
+
+/// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]
+fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
+    let Some(cursor) = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<u64>().ok()) else {
+        return Reply::err(errors::INVALID_CURSOR);
+    };
+    let mut count = 10usize;
+    let mut pattern = None;
+    let mut type_filter = None;
+    let mut i = 2;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return Reply::err(errors::SYNTAX);
+        }
+        if eq_ignore_case(&args[i], "COUNT") {
+            match parse_i64(&args[i + 1]) {
+                Some(n) if n >= 1 => count = n.min(1 << 20) as usize,
+                Some(_) => return Reply::err(errors::SYNTAX),
+                None => return Reply::err(errors::NOT_INTEGER),
+            }
+        } else if eq_ignore_case(&args[i], "MATCH") {
+            pattern = Some(args[i + 1].clone());
+        } else if eq_ignore_case(&args[i], "TYPE") {
+            type_filter = Some(args[i + 1].clone());
+        } else {
+            return Reply::err(errors::SYNTAX);
+        }
+        i += 2;
+    }
+    let from = if cursor == 0 {
+        Vec::new()
+    } else {
+        match st.sh.cursors.lock().ok().and_then(|c| c.get(cursor).cloned()) {
+            Some((db, k)) if db == st.db => k,
+            // A cursor this server never gave out (or forgot): the scan is over.
+            _ => return Reply::Array(vec![Reply::bulk("0"), Reply::Array(vec![])]),
+        }
+    };
+    let ctx = read_ctx(st);
+    let res = tokio::task::block_in_place(|| {
+        keys::scan_step(&ctx, &from, count, pattern.as_deref(), type_filter.as_deref())
+    });
+    match res {
+        Ok((keys, next)) => {
+            let next_id = match next {
+                Some(k) => st.sh.cursors.lock().map(|mut c| c.put(st.db, k)).unwrap_or(0),
+                None => 0,
+            };
+            Reply::Array(vec![Reply::bulk(next_id.to_string()), Reply::Array(keys)])
+        }
+        Err(e) => Reply::err(format!("ERR storage: {e}")),
+    }
+}

@@ -1,0 +1,258 @@
+//! One client connection: read, parse every complete request in the buffer, run them in order,
+//! write all replies back at once.
+//!
+//! Consecutive write commands of a pipeline go to the writer as one job (one channel hop, and
+//! they land in the same group commit); any other command first waits for the pending writes,
+//! so replies stay in request order and a read sees the writes sent before it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{admin, ClientHandle, Shared};
+use crate::commands::ctx::{ExpireSink, ReadCtx};
+use crate::commands::{self, errors, Exec};
+use crate::protocol::{parse_request, Reply};
+use crate::types::now_ms;
+use crate::writer::Command;
+
+/// Per-connection state the connection commands change.
+pub struct ConnState {
+    pub sh: Arc<Shared>,
+    pub client: Arc<ClientHandle>,
+    pub db: u8,
+    pub resp3: bool,
+    pub authed: bool,
+    /// Set by QUIT (close after replying) and SHUTDOWN (close without a reply).
+    pub close: bool,
+}
+
+/// Largest reply buffer we accumulate before writing it out in the middle of a pipeline.
+const WRITE_CHUNK: usize = 1 << 20;
+
+pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
+    let _ = sock.set_nodelay(true);
+    let max = sh.config.runtime.maxclients.load(Ordering::Relaxed);
+    if sh.client_count() as u64 >= max {
+        sh.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        let _ = sock
+            .write_all(format!("-{}\r\n", errors::MAX_CLIENTS).as_bytes())
+            .await;
+        return;
+    }
+    let id = sh.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let client = Arc::new(ClientHandle {
+        id,
+        addr: peer,
+        laddr: sock.local_addr().unwrap_or(peer),
+        created_ms: now_ms(),
+        name: Default::default(),
+        db: Default::default(),
+        last_cmd: std::sync::Mutex::new("NULL".into()),
+        last_active_ms: now_ms().into(),
+        resp: 2.into(),
+        killed: false.into(),
+        kill: Default::default(),
+    });
+    if let Ok(mut c) = sh.clients.lock() {
+        c.insert(id, client.clone());
+    }
+    sh.stats.connections.fetch_add(1, Ordering::Relaxed);
+    let authed = sh.config.runtime.requirepass().is_none();
+    let mut st = ConnState {
+        sh: sh.clone(),
+        client: client.clone(),
+        db: 0,
+        resp3: false,
+        authed,
+        close: false,
+    };
+    if let Err(e) = serve(&mut st, &mut sock).await {
+        tracing::debug!(client = id, error = %e, "connection ended");
+    }
+    if let Ok(mut c) = sh.clients.lock() {
+        c.remove(&id);
+    }
+}
+
+async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> {
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut wbuf = BytesMut::with_capacity(16 * 1024);
+    let client = st.client.clone();
+    loop {
+        if client.killed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let n = tokio::select! {
+            r = sock.read_buf(&mut rbuf) => r?,
+            _ = client.kill.notified() => return Ok(()),
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        st.sh.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
+        let max_bulk = st.sh.config.runtime.proto_max_bulk_len.load(Ordering::Relaxed);
+        let mut batch: Vec<Command> = Vec::new();
+        let mut proto_err = None;
+        loop {
+            match parse_request(&mut rbuf, max_bulk) {
+                Ok(Some(args)) => {
+                    if !args.is_empty() {
+                        batch.push(args);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    proto_err = Some(e);
+                    break;
+                }
+            }
+        }
+        if !batch.is_empty() {
+            run_batch(st, batch, &mut wbuf, sock).await?;
+        }
+        if let Some(e) = proto_err {
+            Reply::err(format!("ERR {}", e.0)).encode(st.resp3, &mut wbuf);
+            sock.write_all(&wbuf).await?;
+            return Ok(());
+        }
+        if !wbuf.is_empty() {
+            st.sh.stats.net_out.fetch_add(wbuf.len() as u64, Ordering::Relaxed);
+            sock.write_all(&wbuf).await?;
+            wbuf.clear();
+        }
+        if st.close {
+            return Ok(());
+        }
+    }
+}
+
+async fn run_batch(
+    st: &mut ConnState,
+    batch: Vec<Command>,
+    wbuf: &mut BytesMut,
+    sock: &mut TcpStream,
+) -> std::io::Result<()> {
+    let mut pending: Vec<Command> = Vec::new();
+    for args in batch {
+        if st.close {
+            break;
+        }
+        st.sh.stats.commands.fetch_add(1, Ordering::Relaxed);
+        let spec = commands::lookup(&args[0]);
+        let early = match spec {
+            None => Some(Reply::err(errors::unknown_command(&args[0], &args[1..]))),
+            Some(s) if !s.arity_ok(args.len()) => Some(Reply::err(errors::wrong_arity(s.name))),
+            Some(s) if !st.authed && !matches!(s.name, "auth" | "hello" | "quit" | "reset") => {
+                Some(Reply::err(errors::NOAUTH))
+            }
+            _ => None,
+        };
+        if let (Some(s), None) = (spec, &early) {
+            if s.is_write() {
+                pending.push(args);
+                continue;
+            }
+        }
+        flush_writes(st, &mut pending, wbuf).await;
+        let reply = match (early, spec) {
+            (Some(r), _) => r,
+            (None, Some(s)) => {
+                if let Ok(mut l) = st.client.last_cmd.lock() {
+                    l.clear();
+                    l.push_str(s.name);
+                }
+                exec_other(st, s.exec, &args).await
+            }
+            (None, None) => Reply::err("ERR internal: no command"),
+        };
+        if !st.close || st.resp3 || !reply.is_error() {
+            reply.encode(st.resp3, wbuf);
+        }
+        if wbuf.len() >= WRITE_CHUNK {
+            sock.write_all(wbuf).await?;
+            wbuf.clear();
+        }
+    }
+    flush_writes(st, &mut pending, wbuf).await;
+    st.client.last_active_ms.store(now_ms(), Ordering::Relaxed);
+    Ok(())
+}
+
+/// Sends the pending writes as one job and appends their replies in order.
+async fn flush_writes(st: &mut ConnState, pending: &mut Vec<Command>, wbuf: &mut BytesMut) {
+    if pending.is_empty() {
+        return;
+    }
+    let n = pending.len();
+    let cmds = std::mem::take(pending);
+    if let Some(last) = cmds.last() {
+        if let Ok(mut l) = st.client.last_cmd.lock() {
+            l.clear();
+            l.push_str(&String::from_utf8_lossy(&last[0]).to_ascii_lowercase());
+        }
+    }
+    let rx = st.sh.writer.submit(st.db, cmds);
+    match rx.await {
+        Ok(replies) => {
+            for r in replies {
+                r.encode(st.resp3, wbuf);
+            }
+        }
+        Err(_) => {
+            for _ in 0..n {
+                Reply::err("ERR durakv writer is not running").encode(st.resp3, wbuf);
+            }
+        }
+    }
+}
+
+async fn exec_other(st: &mut ConnState, exec: Exec, args: &[Bytes]) -> Reply {
+    match exec {
+        Exec::Read(f) => {
+            let ctx = read_ctx(st);
+            let slow = commands::eq_ignore_case(&args[0], "keys");
+            let result = if slow {
+                tokio::task::block_in_place(|| f(&ctx, args))
+            } else {
+                f(&ctx, args)
+            };
+            match result {
+                Ok(r) => {
+                    count_hit(st, &args[0], &r);
+                    r
+                }
+                Err(e) => Reply::err(format!("ERR storage: {e}")),
+            }
+        }
+        Exec::Conn => admin::exec(st, args).await,
+        Exec::Write(_) => Reply::err("ERR internal: write outside the writer"),
+    }
+}
+
+pub fn read_ctx(st: &ConnState) -> ReadCtx<'_> {
+    ReadCtx {
+        storage: &st.sh.storage,
+        db: st.db,
+        now: now_ms(),
+        expire_sink: Some(&st.sh.writer as &dyn ExpireSink),
+        max_bulk_len: st.sh.config.runtime.proto_max_bulk_len.load(Ordering::Relaxed),
+        counts: st.sh.writer.state.counts(),
+    }
+}
+
+fn count_hit(st: &ConnState, name: &[u8], r: &Reply) {
+    if !commands::eq_ignore_case(name, "get") {
+        return;
+    }
+    let s = &st.sh.stats;
+    match r {
+        Reply::Bulk(_) => s.hits.fetch_add(1, Ordering::Relaxed),
+        Reply::Nil => s.misses.fetch_add(1, Ordering::Relaxed),
+        _ => 0,
+    };
+}

@@ -1,0 +1,155 @@
+//! The network server: the listener, the shared state every connection sees, and start-up /
+//! shutdown order (open storage, recover the log, then accept clients; on shutdown stop
+//! accepting, then let the writer sync and flush).
+
+pub mod admin;
+pub mod connection;
+pub mod info;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::storage::Storage;
+use crate::types::now_ms;
+use crate::writer::WriterHandle;
+
+/// One connected client, as CLIENT LIST and CLIENT KILL see it.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub created_ms: u64,
+    pub name: Mutex<String>,
+    pub db: AtomicU8,
+    pub last_cmd: Mutex<String>,
+    pub last_active_ms: AtomicU64,
+    pub resp: AtomicU8,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub commands: AtomicU64,
+    pub connections: AtomicU64,
+    pub rejected: AtomicU64,
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    pub net_in: AtomicU64,
+    pub net_out: AtomicU64,
+}
+
+/// SCAN cursors: Redis cursors are integers, so the key to resume from is kept here under a
+/// number. Bounded; the oldest cursors are forgotten first.
+#[derive(Default)]
+pub struct ScanCursors {
+    next_id: u64,
+    map: HashMap<u64, (u8, Vec<u8>)>,
+    order: VecDeque<u64>,
+}
+
+const MAX_SCAN_CURSORS: usize = 65536;
+
+impl ScanCursors {
+    pub fn put(&mut self, db: u8, key: Vec<u8>) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.map.insert(id, (db, key));
+        self.order.push_back(id);
+        while self.order.len() > MAX_SCAN_CURSORS {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+        id
+    }
+
+    pub fn get(&self, id: u64) -> Option<&(u8, Vec<u8>)> {
+        self.map.get(&id)
+    }
+}
+
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub storage: Arc<Storage>,
+    pub writer: WriterHandle,
+    pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+    pub next_client_id: AtomicU64,
+    pub stats: Stats,
+    pub started: Instant,
+    pub started_ms: u64,
+    pub cursors: Mutex<ScanCursors>,
+    pub shutdown: Notify,
+    pub shutting_down: AtomicBool,
+    pub port: u16,
+}
+
+impl Shared {
+    pub fn client_count(&self) -> usize {
+        self.clients.lock().map(|c| c.len()).unwrap_or(0)
+    }
+}
+
+/// Binds the listener and serves until SHUTDOWN or a signal. Returns after the writer has
+/// synced the log and flushed storage.
+pub async fn serve(
+    config: Arc<Config>,
+    storage: Arc<Storage>,
+    writer: WriterHandle,
+) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", config.fixed.bind, config.fixed.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(config.fixed.port);
+    tracing::info!(%addr, "ready to accept connections");
+    let shared = Arc::new(Shared {
+        config,
+        storage,
+        writer,
+        clients: Mutex::new(HashMap::new()),
+        next_client_id: AtomicU64::new(1),
+        stats: Stats::default(),
+        started: Instant::now(),
+        started_ms: now_ms(),
+        cursors: Mutex::new(ScanCursors::default()),
+        shutdown: Notify::new(),
+        shutting_down: AtomicBool::new(false),
+        port,
+    });
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| anyhow::anyhow!("installing SIGTERM handler: {e}"))?;
+    loop {
+        tokio::select! {
+            acc = listener.accept() => {
+                match acc {
+                    Ok((sock, peer)) => {
+                        let sh = shared.clone();
+                        tokio::spawn(async move { connection::run(sh, sock, peer).await });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                }
+            }
+            _ = shared.shutdown.notified() => break,
+            _ = sigterm.recv() => { tracing::info!("SIGTERM received"); break; }
+            _ = tokio::signal::ctrl_c() => { tracing::info!("SIGINT received"); break; }
+        }
+    }
+    shared.shutting_down.store(true, Ordering::SeqCst);
+    tracing::info!("shutting down: syncing the log and flushing storage");
+    let w = shared.writer.clone();
+    tokio::task::spawn_blocking(move || w.shutdown())
+        .await
+        .map_err(|e| anyhow::anyhow!("writer shutdown: {e}"))?;
+    Ok(())
+}

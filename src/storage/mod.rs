@@ -1,0 +1,314 @@
+//! RocksDB storage: column families, key encoding, and the atomic batch that carries the
+//! applied log offset.
+//!
+//! Keeps invariant 3 (exactly-once apply): every batch the writer commits carries the log offset
+//! it covers in the `meta` column family, and RocksDB's own WAL is off with `atomic_flush` on,
+//! so whatever state survives a crash carries the offset to replay from.
+//!
+//! Column families:
+//! - `meta`: node state (applied offset, replid, key counts per database).
+//! - `data`: one entry per key, `[db u8][key]` -> `[type u8][expire-at ms u64 LE][payload]`.
+//! - `expire`: `[db u8][expire-at ms u64 BE][key]` -> empty; the active expiry cycle walks it
+//!   in time order instead of scanning every key.
+
+pub mod entry;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{
+    BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, DBWithThreadMode,
+    IteratorMode, MultiThreaded, Options, WriteBatch, WriteOptions,
+};
+
+pub use entry::{Entry, ValueType};
+
+use crate::types::{LogOffset, ReplId};
+
+pub const CF_META: &str = "meta";
+pub const CF_DATA: &str = "data";
+pub const CF_EXPIRE: &str = "expire";
+
+const META_APPLIED: &[u8] = b"applied_offset";
+const META_REPLID: &[u8] = b"replid";
+const META_COUNTS: &[u8] = b"counts:";
+
+pub const DATABASES: usize = 16;
+
+type Db = DBWithThreadMode<MultiThreaded>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("rocksdb {what} in {path}: {source}")]
+pub struct StorageError {
+    pub what: &'static str,
+    pub path: String,
+    pub source: rocksdb::Error,
+}
+
+/// Keys and keys-with-TTL in one database, kept by the writer and stored with every batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DbCounts {
+    pub keys: u64,
+    pub expires: u64,
+}
+
+pub struct Storage {
+    db: Arc<Db>,
+    path: String,
+    write_opts: WriteOptions,
+}
+
+impl Storage {
+    pub fn open(path: &Path, block_cache_bytes: usize) -> Result<Storage, StorageError> {
+        let path_s = path.display().to_string();
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_atomic_flush(true);
+        opts.increase_parallelism(2);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        opts.set_max_background_jobs(2);
+        let cache = Cache::new_lru_cache(block_cache_bytes);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+        let mut data_opts = opts.clone();
+        data_opts.set_block_based_table_factory(&table);
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(CF_META, Options::default()),
+            ColumnFamilyDescriptor::new(CF_DATA, data_opts),
+            ColumnFamilyDescriptor::new(CF_EXPIRE, Options::default()),
+        ];
+        let db = Db::open_cf_descriptors(&opts, path, cfs).map_err(|source| StorageError {
+            what: "open",
+            path: path_s.clone(),
+            source,
+        })?;
+        let mut write_opts = WriteOptions::default();
+        write_opts.disable_wal(true);
+        Ok(Storage {
+            db: Arc::new(db),
+            path: path_s,
+            write_opts,
+        })
+    }
+
+    fn err(&self, what: &'static str) -> impl FnOnce(rocksdb::Error) -> StorageError + '_ {
+        move |source| StorageError {
+            what,
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub fn cf(&self, name: &str) -> Arc<BoundColumnFamily<'_>> {
+        // The three families are created at open; a missing one is a programming error.
+        self.db
+            .cf_handle(name)
+            .unwrap_or_else(|| panic!("column family {name} missing"))
+    }
+
+    /// The entry stored for `key` in database `db`, expired or not.
+    pub fn get_raw(&self, db: u8, key: &[u8]) -> Result<Option<Entry>, StorageError> {
+        let k = data_key(db, key);
+        let v = self
+            .db
+            .get_pinned_cf(&self.cf(CF_DATA), &k)
+            .map_err(self.err("get"))?;
+        Ok(v.and_then(|v| Entry::decode(&v)))
+    }
+
+    /// Atomically writes `batch` (which must carry the applied offset), without RocksDB's WAL:
+    /// the replication log is the write-ahead log.
+    pub fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        self.db
+            .write_opt(batch, &self.write_opts)
+            .map_err(self.err("write batch"))
+    }
+
+    /// Flushes every memtable (atomically across column families) so the applied offset on
+    /// disk catches up with memory.
+    pub fn flush(&self) -> Result<(), StorageError> {
+        let cfs = [self.cf(CF_META), self.cf(CF_DATA), self.cf(CF_EXPIRE)];
+        let refs: Vec<&Arc<BoundColumnFamily>> = cfs.iter().collect();
+        self.db.flush_cfs_opt(&refs, &rocksdb::FlushOptions::default())
+            .map_err(self.err("flush"))
+    }
+
+    pub fn applied_offset(&self) -> Result<LogOffset, StorageError> {
+        let v = self
+            .db
+            .get_cf(&self.cf(CF_META), META_APPLIED)
+            .map_err(self.err("read applied offset"))?;
+        Ok(LogOffset(v.map(|v| read_u64(&v)).unwrap_or(0)))
+    }
+
+    pub fn put_applied_offset(&self, batch: &mut WriteBatch, off: LogOffset) {
+        batch.put_cf(&self.cf(CF_META), META_APPLIED, off.0.to_le_bytes());
+    }
+
+    pub fn replid(&self) -> Result<Option<ReplId>, StorageError> {
+        let v = self
+            .db
+            .get_cf(&self.cf(CF_META), META_REPLID)
+            .map_err(self.err("read replid"))?;
+        Ok(v.and_then(|v| ReplId::parse(&v)))
+    }
+
+    pub fn put_replid(&self, batch: &mut WriteBatch, id: ReplId) {
+        batch.put_cf(&self.cf(CF_META), META_REPLID, id.0);
+    }
+
+    pub fn load_counts(&self) -> Result<[DbCounts; DATABASES], StorageError> {
+        let mut out = [DbCounts::default(); DATABASES];
+        for (db, c) in out.iter_mut().enumerate() {
+            let mut k = META_COUNTS.to_vec();
+            k.push(db as u8);
+            if let Some(v) = self
+                .db
+                .get_cf(&self.cf(CF_META), &k)
+                .map_err(self.err("read counts"))?
+            {
+                if v.len() == 16 {
+                    c.keys = read_u64(&v[0..8]);
+                    c.expires = read_u64(&v[8..16]);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn put_counts(&self, batch: &mut WriteBatch, db: u8, c: DbCounts) {
+        let mut k = META_COUNTS.to_vec();
+        k.push(db);
+        let mut v = Vec::with_capacity(16);
+        v.extend_from_slice(&c.keys.to_le_bytes());
+        v.extend_from_slice(&c.expires.to_le_bytes());
+        batch.put_cf(&self.cf(CF_META), k, v);
+    }
+
+    /// Iterates the keys of database `db` in key order, starting at `from` (inclusive), calling
+    /// `f(key, entry)` until it returns false.
+    pub fn scan_db(
+        &self,
+        db: u8,
+        from: &[u8],
+        mut f: impl FnMut(&[u8], Entry) -> bool,
+    ) -> Result<(), StorageError> {
+        let start = data_key(db, from);
+        let cf = self.cf(CF_DATA);
+        let iter = self
+            .db
+            .iterator_cf(&cf, IteratorMode::From(&start, rocksdb::Direction::Forward));
+        for item in iter {
+            let (k, v) = item.map_err(self.err("scan"))?;
+            if k.first() != Some(&db) {
+                break;
+            }
+            let Some(e) = Entry::decode(&v) else { continue };
+            if !f(&k[1..], e) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keys of database `db` whose expire-at is at or before `now_ms`, oldest first, at most
+    /// `limit` of them.
+    pub fn due_expiries(
+        &self,
+        db: u8,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let start = [db];
+        let cf = self.cf(CF_EXPIRE);
+        let iter = self
+            .db
+            .iterator_cf(&cf, IteratorMode::From(&start, rocksdb::Direction::Forward));
+        let mut out = Vec::new();
+        for item in iter {
+            let (k, _) = item.map_err(self.err("scan expiries"))?;
+            if k.len() < 9 || k[0] != db {
+                break;
+            }
+            let at = u64::from_be_bytes(k[1..9].try_into().unwrap_or([0xff; 8]));
+            if at > now_ms || out.len() >= limit {
+                break;
+            }
+            out.push((at, k[9..].to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// Size of the live SST files plus memtables, for INFO memory/persistence.
+    pub fn disk_bytes(&self) -> u64 {
+        let cf = self.cf(CF_DATA);
+        self.db
+            .property_int_value_cf(&cf, "rocksdb.total-sst-files-size")
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+
+    pub fn memtable_bytes(&self) -> u64 {
+        let mut total = 0;
+        for name in [CF_META, CF_DATA, CF_EXPIRE] {
+            total += self
+                .db
+                .property_int_value_cf(&self.cf(name), "rocksdb.cur-size-all-mem-tables")
+                .ok()
+                .flatten()
+                .unwrap_or(0);
+        }
+        total
+    }
+
+    // Batch helpers used by the writer.
+
+    pub fn batch_put_entry(&self, batch: &mut WriteBatch, db: u8, key: &[u8], e: &Entry) {
+        batch.put_cf(&self.cf(CF_DATA), data_key(db, key), e.encode());
+    }
+
+    pub fn batch_delete_entry(&self, batch: &mut WriteBatch, db: u8, key: &[u8]) {
+        batch.delete_cf(&self.cf(CF_DATA), data_key(db, key));
+    }
+
+    pub fn batch_put_expire(&self, batch: &mut WriteBatch, db: u8, at: u64, key: &[u8]) {
+        batch.put_cf(&self.cf(CF_EXPIRE), expire_key(db, at, key), []);
+    }
+
+    pub fn batch_delete_expire(&self, batch: &mut WriteBatch, db: u8, at: u64, key: &[u8]) {
+        batch.delete_cf(&self.cf(CF_EXPIRE), expire_key(db, at, key));
+    }
+
+    /// Range-deletes everything in database `db`: O(1) on the request path, space reclaimed by
+    /// compaction.
+    pub fn batch_clear_db(&self, batch: &mut WriteBatch, db: u8) {
+        batch.delete_range_cf(&self.cf(CF_DATA), [db], [db + 1]);
+        batch.delete_range_cf(&self.cf(CF_EXPIRE), [db], [db + 1]);
+    }
+}
+
+pub fn data_key(db: u8, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + key.len());
+    k.push(db);
+    k.extend_from_slice(key);
+    k
+}
+
+pub fn expire_key(db: u8, at: u64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + key.len());
+    k.push(db);
+    k.extend_from_slice(&at.to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+fn read_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    let n = b.len().min(8);
+    a[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(a)
+}

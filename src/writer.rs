@@ -1,0 +1,632 @@
+//! The single writer: one thread that orders every write, logs it, fsyncs per policy (group
+//! commit), applies it to RocksDB with the applied offset in the same batch, and only then
+//! replies.
+//!
+//! Keeps invariants 1-3 and 5:
+//! - one order: jobs are executed in the order they arrive on one channel; the log order is the
+//!   apply order;
+//! - durability: with `always`, replies are sent after the fsync that covers the group;
+//! - exactly-once: each RocksDB batch carries the offset of the last record it covers; recovery
+//!   replays the log after the stored offset, through the same command code, with the clock
+//!   switched off so nothing expires on replay;
+//! - a failed log write or fsync is sticky: writes are refused until restart.
+//!
+//! It runs on its own OS thread, never on tokio workers, and never waits on a socket: replies
+//! go through oneshot channels.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use crate::commands::ctx::{ExpireSink, GroupState, WriteCtx};
+use crate::commands::{self, Exec};
+use crate::config::{Config, FsyncPolicy};
+use crate::log::format::{encode_record, RecordKind, MAX_PAYLOAD_LEN};
+use crate::log::reader::LogReader;
+use crate::log::{Log, LogError};
+use crate::protocol::{decode_commands, encode_command, Reply};
+use crate::storage::{DbCounts, Storage, DATABASES};
+use crate::types::{now_ms, LogOffset, ReplId};
+
+/// Most jobs folded into one group commit, and most record bytes: bounds latency of a group.
+const MAX_GROUP_JOBS: usize = 1024;
+const MAX_GROUP_BYTES: usize = 8 << 20;
+const ACTIVE_EXPIRE_EVERY: Duration = Duration::from_millis(100);
+const ACTIVE_EXPIRE_KEYS_PER_DB: usize = 200;
+const RETENTION_EVERY: Duration = Duration::from_secs(10);
+
+pub type Command = Vec<Bytes>;
+
+pub enum WriterMsg {
+    /// Consecutive write commands of one client, executed in order in database `db`.
+    Job {
+        db: u8,
+        cmds: Vec<Command>,
+        reply: oneshot::Sender<Vec<Reply>>,
+    },
+    /// A reader saw `key` expired: delete it (after re-checking) and log the DEL.
+    Expired { db: u8, key: Bytes },
+    /// Sync the log, flush RocksDB, and stop.
+    Shutdown { done: mpsc::Sender<()> },
+}
+
+/// What the rest of the server sees of the writer: counters for INFO and the job channel.
+pub struct WriterState {
+    pub end: AtomicU64,
+    pub synced_end: AtomicU64,
+    pub log_start: AtomicU64,
+    pub segments: AtomicU64,
+    pub last_fsync_ms: AtomicU64,
+    pub fsyncs: AtomicU64,
+    pub groups: AtomicU64,
+    pub records: AtomicU64,
+    pub expired_keys: AtomicU64,
+    pub counts: [AtomicU64; DATABASES * 2],
+    pub poisoned: Mutex<Option<String>>,
+    pub is_poisoned: AtomicBool,
+    pub replid: Mutex<ReplId>,
+    pub truncated_at_open: Mutex<Option<String>>,
+    pub last_flush_ms: AtomicU64,
+}
+
+impl WriterState {
+    pub fn counts(&self) -> [DbCounts; DATABASES] {
+        let mut out = [DbCounts::default(); DATABASES];
+        for (i, c) in out.iter_mut().enumerate() {
+            c.keys = self.counts[i * 2].load(Ordering::Relaxed);
+            c.expires = self.counts[i * 2 + 1].load(Ordering::Relaxed);
+        }
+        out
+    }
+
+    fn publish_counts(&self, c: &[DbCounts; DATABASES]) {
+        for (i, c) in c.iter().enumerate() {
+            self.counts[i * 2].store(c.keys, Ordering::Relaxed);
+            self.counts[i * 2 + 1].store(c.expires, Ordering::Relaxed);
+        }
+    }
+
+    pub fn poison_reason(&self) -> Option<String> {
+        self.poisoned.lock().ok().and_then(|g| g.clone())
+    }
+
+    pub fn replid(&self) -> ReplId {
+        self.replid.lock().map(|g| *g).unwrap_or_else(|_| ReplId([b'0'; 40]))
+    }
+}
+
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<WriterMsg>,
+    pub state: Arc<WriterState>,
+}
+
+impl WriterHandle {
+    /// Submits a job; the reply arrives once the job's records are durable per policy and
+    /// applied.
+    pub fn submit(&self, db: u8, cmds: Vec<Command>) -> oneshot::Receiver<Vec<Reply>> {
+        let (tx, rx) = oneshot::channel();
+        // If the writer is gone the receiver errors, which the caller reports.
+        let _ = self.tx.send(WriterMsg::Job { db, cmds, reply: tx });
+        rx
+    }
+
+    pub fn shutdown(&self) {
+        let (tx, rx) = mpsc::channel();
+        if self.tx.send(WriterMsg::Shutdown { done: tx }).is_ok() {
+            let _ = rx.recv_timeout(Duration::from_secs(60));
+        }
+    }
+}
+
+impl ExpireSink for WriterHandle {
+    fn key_expired(&self, db: u8, key: &[u8]) {
+        let _ = self.tx.send(WriterMsg::Expired {
+            db,
+            key: Bytes::copy_from_slice(key),
+        });
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("log record at offset {offset} does not decode as commands")]
+    BadPayload { offset: LogOffset },
+}
+
+struct Writer {
+    storage: Arc<Storage>,
+    log: Log,
+    config: Arc<Config>,
+    state: Arc<WriterState>,
+    group: GroupState,
+    records: Vec<u8>,
+    last_sync: Instant,
+    last_expire: Instant,
+    last_retention: Instant,
+    last_flush: Instant,
+    /// Applied offset as of the last RocksDB flush: what crash recovery needs kept.
+    flushed_applied: LogOffset,
+}
+
+/// Opens the log, recovers (truncating a torn tail, replaying after the applied offset), and
+/// starts the writer thread.
+pub fn start(
+    storage: Arc<Storage>,
+    config: Arc<Config>,
+) -> Result<(WriterHandle, std::thread::JoinHandle<()>), StartError> {
+    let log_dir = config.fixed.dir.join("log");
+    let stored_replid = storage.replid()?;
+    let replid = stored_replid.unwrap_or_else(ReplId::random);
+    let seg_bytes = config.runtime.log_segment_bytes.load(Ordering::Relaxed);
+    let (mut log, report) = Log::open(&log_dir, seg_bytes, replid)?;
+    let mut truncated_note = None;
+    if let Some((off, why)) = &report.truncated {
+        let msg = format!(
+            "torn tail of the log truncated at offset {off} ({why}); the record there was never completely written, so it was never acknowledged or streamed"
+        );
+        tracing::warn!("{msg}");
+        truncated_note = Some(msg);
+    }
+    let applied = storage.applied_offset()?;
+    let mut replid = replid;
+    if applied > log.end() {
+        // Power cut: RocksDB persisted state beyond the log's fsynced end. The data is ahead of
+        // the log, so the log restarts at the applied offset under a new history.
+        let new_id = ReplId::random();
+        tracing::error!(
+            applied = %applied,
+            log_end = %log.end(),
+            "data is ahead of the log (power cut before fsync?): restarting the log at the applied offset with new replid {new_id}; old segments moved aside; replicas will full-sync"
+        );
+        log.reset_at(applied, new_id)?;
+        replid = new_id;
+    } else if applied < log.start() {
+        return Err(StartError::Log(LogError::OffsetNotInLog { offset: applied }));
+    }
+    let counts = storage.load_counts()?;
+    let state = Arc::new(WriterState {
+        end: AtomicU64::new(log.end().0),
+        synced_end: AtomicU64::new(log.end().0),
+        log_start: AtomicU64::new(log.start().0),
+        segments: AtomicU64::new(log.segment_count() as u64),
+        last_fsync_ms: AtomicU64::new(now_ms()),
+        fsyncs: AtomicU64::new(0),
+        groups: AtomicU64::new(0),
+        records: AtomicU64::new(0),
+        expired_keys: AtomicU64::new(0),
+        counts: std::array::from_fn(|_| AtomicU64::new(0)),
+        poisoned: Mutex::new(None),
+        is_poisoned: AtomicBool::new(false),
+        replid: Mutex::new(replid),
+        truncated_at_open: Mutex::new(truncated_note),
+        last_flush_ms: AtomicU64::new(now_ms()),
+    });
+    let mut w = Writer {
+        storage,
+        log,
+        config,
+        state: state.clone(),
+        group: GroupState::new(counts),
+        records: Vec::with_capacity(1 << 20),
+        last_sync: Instant::now(),
+        last_expire: Instant::now(),
+        last_retention: Instant::now(),
+        last_flush: Instant::now(),
+        flushed_applied: applied,
+    };
+    if stored_replid != Some(replid) {
+        let mut b = rocksdb::WriteBatch::default();
+        w.storage.put_replid(&mut b, replid);
+        w.storage.put_applied_offset(&mut b, applied.max(w.log.start()));
+        w.storage.write(b)?;
+        w.storage.flush()?;
+    }
+    w.replay_from(applied.max(w.log.start()))?;
+    state.publish_counts(&w.group.counts);
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("durakv-writer".into())
+        .spawn(move || w.run(rx))
+        .map_err(|e| LogError::io("spawn writer thread", &log_dir, e))?;
+    Ok((WriterHandle { tx, state }, thread))
+}
+
+impl Writer {
+    /// Replays log records after `from` through the command code with the clock off.
+    fn replay_from(&mut self, from: LogOffset) -> Result<(), StartError> {
+        let end = self.log.end();
+        if from >= end {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut reader = LogReader::open(self.log.dir(), from)?;
+        let mut n = 0u64;
+        let mut applied = from;
+        while let Some(rec) = reader.next(end)? {
+            let cmds = decode_commands(rec.payload()).ok_or(StartError::BadPayload {
+                offset: rec.offset(),
+            })?;
+            let mut db = rec.header.db;
+            for args in cmds {
+                db = self.apply_logged(db, &args)?;
+            }
+            applied = rec.end();
+            n += 1;
+            if n % 1024 == 0 {
+                self.commit_batch(applied)?;
+            }
+        }
+        self.commit_batch(applied)?;
+        tracing::info!(records = n, from = %from, to = %applied, elapsed_ms = started.elapsed().as_millis() as u64, "replayed log after the applied offset");
+        Ok(())
+    }
+
+    /// Applies one logged command (replay now; replicas later). Returns the database the next
+    /// command of the record applies to.
+    fn apply_logged(&mut self, db: u8, args: &[Bytes]) -> Result<u8, StartError> {
+        if commands::eq_ignore_case(&args[0], "SELECT") {
+            if let Some(n) = args.get(1).and_then(|a| commands::parse_i64(a)) {
+                if (0..DATABASES as i64).contains(&n) {
+                    return Ok(n as u8);
+                }
+            }
+        }
+        let Some(spec) = commands::lookup(&args[0]) else {
+            tracing::warn!(cmd = %String::from_utf8_lossy(&args[0]), "unknown command in log record, skipped");
+            return Ok(db);
+        };
+        if let Exec::Write(f) = spec.exec {
+            let max = self.config.runtime.proto_max_bulk_len.load(Ordering::Relaxed);
+            let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, None, max);
+            f(&mut ctx, args)?;
+        }
+        Ok(db)
+    }
+
+    fn commit_batch(&mut self, applied: LogOffset) -> Result<(), crate::storage::StorageError> {
+        let mut batch = std::mem::take(&mut self.group.batch);
+        for db in 0..DATABASES {
+            if self.group.counts_dirty[db] {
+                self.storage
+                    .put_counts(&mut batch, db as u8, self.group.counts[db]);
+            }
+        }
+        self.storage.put_applied_offset(&mut batch, applied);
+        self.group.reset();
+        self.storage.write(batch)
+    }
+
+    fn run(mut self, rx: mpsc::Receiver<WriterMsg>) {
+        let mut jobs: Vec<(usize, oneshot::Sender<Vec<Reply>>, Vec<Reply>)> = Vec::new();
+        loop {
+            let timeout = self.next_tick_in();
+            let first = match rx.recv_timeout(timeout) {
+                Ok(m) => Some(m),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.close();
+                    return;
+                }
+            };
+            let mut shutdown = None;
+            if let Some(first) = first {
+                let mut msg = Some(first);
+                let mut n = 0;
+                let now = now_ms();
+                while let Some(m) = msg.take() {
+                    match m {
+                        WriterMsg::Job { db, cmds, reply } => {
+                            let replies = self.exec_job(db, &cmds, now);
+                            jobs.push((n, reply, replies));
+                        }
+                        WriterMsg::Expired { db, key } => {
+                            self.exec_internal(db, now, |ctx| {
+                                ctx.lookup(&key)?;
+                                Ok(())
+                            });
+                        }
+                        WriterMsg::Shutdown { done } => {
+                            shutdown = Some(done);
+                            break;
+                        }
+                    }
+                    n += 1;
+                    if n >= MAX_GROUP_JOBS || self.records.len() >= MAX_GROUP_BYTES {
+                        break;
+                    }
+                    msg = rx.try_recv().ok();
+                }
+                self.commit_group(&mut jobs);
+            }
+            self.housekeeping();
+            if let Some(done) = shutdown {
+                self.close();
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+
+    fn next_tick_in(&self) -> Duration {
+        ACTIVE_EXPIRE_EVERY.saturating_sub(self.last_expire.elapsed()).max(Duration::from_millis(1))
+    }
+
+    fn poisoned_reply(&self) -> Option<Reply> {
+        if self.state.is_poisoned.load(Ordering::Relaxed) {
+            let why = self.state.poison_reason().unwrap_or_default();
+            return Some(Reply::err(format!(
+                "ERR durakv refuses writes until restart after a storage failure: {why}"
+            )));
+        }
+        None
+    }
+
+    /// Executes one client's commands, appending their records to the group.
+    fn exec_job(&mut self, db: u8, cmds: &[Command], now: u64) -> Vec<Reply> {
+        let mut replies = Vec::with_capacity(cmds.len());
+        let max = self.config.runtime.proto_max_bulk_len.load(Ordering::Relaxed);
+        for args in cmds {
+            if let Some(r) = self.poisoned_reply() {
+                replies.push(r);
+                continue;
+            }
+            let Some(Exec::Write(f)) = commands::lookup(&args[0]).map(|s| s.exec) else {
+                replies.push(Reply::err("ERR internal: not a write command"));
+                continue;
+            };
+            let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
+            let result = f(&mut ctx, args);
+            let effects = std::mem::take(&mut ctx.effects);
+            match result {
+                Ok(reply) => {
+                    self.add_record(db, now, &effects);
+                    replies.push(reply);
+                }
+                Err(e) => {
+                    self.poison(format!("{e}"));
+                    replies.push(self.poisoned_reply().unwrap_or(Reply::err("ERR storage")));
+                }
+            }
+        }
+        replies
+    }
+
+    /// Runs writer-internal work (lazy and active expiry) as one record.
+    fn exec_internal(
+        &mut self,
+        db: u8,
+        now: u64,
+        f: impl FnOnce(&mut WriteCtx) -> Result<(), crate::storage::StorageError>,
+    ) {
+        if self.state.is_poisoned.load(Ordering::Relaxed) {
+            return;
+        }
+        let max = self.config.runtime.proto_max_bulk_len.load(Ordering::Relaxed);
+        let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
+        let r = f(&mut ctx);
+        let effects = std::mem::take(&mut ctx.effects);
+        match r {
+            Ok(()) => self.add_record(db, now, &effects),
+            Err(e) => self.poison(format!("{e}")),
+        }
+    }
+
+    fn add_record(&mut self, db: u8, now: u64, effects: &[Command]) {
+        if effects.is_empty() {
+            return;
+        }
+        let mut payload = Vec::new();
+        for e in effects {
+            encode_command(&mut payload, e);
+        }
+        if payload.len() as u64 > MAX_PAYLOAD_LEN as u64 {
+            self.poison(format!("a record of {} bytes exceeds the log's maximum", payload.len()));
+            return;
+        }
+        let at = LogOffset(self.log.end().0 + self.records.len() as u64);
+        encode_record(&mut self.records, at, now, db, RecordKind::Commands, &payload);
+        self.state.records.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn poison(&mut self, why: String) {
+        tracing::error!(error = %why, "storage failure: refusing writes until restart");
+        if let Ok(mut g) = self.state.poisoned.lock() {
+            if g.is_none() {
+                *g = Some(why);
+            }
+        }
+        self.state.is_poisoned.store(true, Ordering::Relaxed);
+    }
+
+    /// Logs the group's records, fsyncs per policy, applies the batch, then replies.
+    fn commit_group(&mut self, jobs: &mut Vec<(usize, oneshot::Sender<Vec<Reply>>, Vec<Reply>)>) {
+        let start_end = self.log.end();
+        let mut ok = !self.state.is_poisoned.load(Ordering::Relaxed);
+        if ok && !self.records.is_empty() {
+            let policy = self.config.runtime.appendfsync();
+            let r = self.log.append(&self.records).and_then(|_| {
+                if policy == FsyncPolicy::Always {
+                    self.log.sync()
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = r {
+                self.poison(format!("{e}"));
+                // The clients are told their writes failed, so the records must not be
+                // replayed at restart: cut them off again.
+                if let Err(e2) = self.log.truncate_to(start_end) {
+                    tracing::error!(error = %e2, "could not cut back a failed log append");
+                }
+                ok = false;
+            } else if policy == FsyncPolicy::Always {
+                self.note_fsync();
+            }
+        }
+        self.records.clear();
+        if ok && !self.group.is_empty() {
+            let applied = self.log.end();
+            let expired = self.group.expired_keys;
+            if let Err(e) = self.commit_batch(applied) {
+                // Logged, so durable, and replayed at restart: the replies stand, but nothing
+                // more is accepted until then.
+                self.poison(format!("{e}"));
+            }
+            self.state.expired_keys.fetch_add(expired, Ordering::Relaxed);
+        } else {
+            self.group.reset();
+            if !ok {
+                // Forget what the failed group changed in memory.
+                if let Ok(c) = self.storage.load_counts() {
+                    self.group.counts = c;
+                }
+            }
+        }
+        self.state.publish_counts(&self.group.counts);
+        self.state.end.store(self.log.end().0, Ordering::Release);
+        self.state.groups.fetch_add(1, Ordering::Relaxed);
+        self.publish_log_stats();
+        for (_, tx, mut replies) in jobs.drain(..) {
+            if !ok {
+                let r = self.poisoned_reply().unwrap_or(Reply::err("ERR log write failed"));
+                for x in replies.iter_mut() {
+                    *x = r.clone();
+                }
+            }
+            let _ = tx.send(replies);
+        }
+    }
+
+    fn note_fsync(&mut self) {
+        self.last_sync = Instant::now();
+        self.state.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.state.last_fsync_ms.store(now_ms(), Ordering::Relaxed);
+        self.state
+            .synced_end
+            .store(self.log.synced_end().0, Ordering::Relaxed);
+    }
+
+    fn housekeeping(&mut self) {
+        if self.state.is_poisoned.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.config.runtime.appendfsync() == FsyncPolicy::Everysec
+            && self.last_sync.elapsed() >= Duration::from_secs(1)
+            && self.log.synced_end() < self.log.end()
+        {
+            match self.log.sync() {
+                Ok(()) => self.note_fsync(),
+                Err(e) => self.poison(format!("{e}")),
+            }
+        }
+        if self.last_expire.elapsed() >= ACTIVE_EXPIRE_EVERY {
+            self.last_expire = Instant::now();
+            self.active_expire_cycle();
+        }
+        if self.last_flush.elapsed()
+            >= Duration::from_secs(self.config.fixed.flush_interval_secs.max(1))
+        {
+            self.last_flush = Instant::now();
+            self.flush_storage();
+        }
+        if self.last_retention.elapsed() >= RETENTION_EVERY {
+            self.last_retention = Instant::now();
+            self.retention();
+        }
+    }
+
+    /// Deletes keys whose TTL passed, walking the expire index (no full scans); each database's
+    /// deletions are one record of DELs.
+    fn active_expire_cycle(&mut self) {
+        let now = now_ms();
+        let mut any = false;
+        for db in 0..DATABASES as u8 {
+            if self.group.counts[db as usize].expires == 0 {
+                continue;
+            }
+            let due = match self.storage.due_expiries(db, now, ACTIVE_EXPIRE_KEYS_PER_DB) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.poison(format!("{e}"));
+                    return;
+                }
+            };
+            if due.is_empty() {
+                continue;
+            }
+            any = true;
+            self.exec_internal(db, now, |ctx| {
+                for (_, key) in &due {
+                    ctx.lookup(key)?;
+                }
+                Ok(())
+            });
+        }
+        if any {
+            let mut none = Vec::new();
+            self.commit_group(&mut none);
+        }
+    }
+
+    fn flush_storage(&mut self) {
+        let applied = self.log.end();
+        match self.storage.flush() {
+            Ok(()) => {
+                self.flushed_applied = applied;
+                self.state.last_flush_ms.store(now_ms(), Ordering::Relaxed);
+            }
+            Err(e) => self.poison(format!("{e}")),
+        }
+    }
+
+    fn retention(&mut self) {
+        let rt = &self.config.runtime;
+        self.log
+            .set_segment_bytes(rt.log_segment_bytes.load(Ordering::Relaxed));
+        let bytes = rt.log_retention_bytes.load(Ordering::Relaxed);
+        let ms = rt.log_retention_hours.load(Ordering::Relaxed) * 3_600_000;
+        if bytes == 0 && ms == 0 {
+            return;
+        }
+        // Crash recovery needs everything after the flushed applied offset; flush first when
+        // that is what holds a segment back.
+        if self.flushed_applied < self.log.end() && self.log.segment_count() > 1 {
+            self.flush_storage();
+        }
+        match self.log.apply_retention(self.flushed_applied, bytes, ms) {
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "log retention failed"),
+        }
+        self.publish_log_stats();
+    }
+
+    fn publish_log_stats(&self) {
+        self.state.log_start.store(self.log.start().0, Ordering::Relaxed);
+        self.state
+            .segments
+            .store(self.log.segment_count() as u64, Ordering::Relaxed);
+    }
+
+    /// Clean stop: fsync the log and flush RocksDB so the next start replays nothing.
+    fn close(&mut self) {
+        if let Err(e) = self.log.sync() {
+            tracing::error!(error = %e, "fsync at shutdown failed");
+            return;
+        }
+        if !self.state.is_poisoned.load(Ordering::Relaxed) {
+            if let Err(e) = self.storage.flush() {
+                tracing::error!(error = %e, "RocksDB flush at shutdown failed; the log will be replayed at the next start");
+            }
+        }
+        tracing::info!(end = %self.log.end(), "writer stopped: log synced, storage flushed");
+    }
+}

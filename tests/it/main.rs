@@ -1,0 +1,19 @@
+//! Integration tests for durakv: real server processes on free loopback ports, driven through
+//! the `redis` crate and through raw TCP, killed with SIGKILL and restarted on the same data
+//! directory, with their on-disk log damaged on purpose, and compared reply for reply against a
+//! stock redis-server.
+//!
+//! Every test starts its own server in its own temporary directory and every wait has a
+//! deadline. Seeds of randomised tests are printed so a failure replays:
+//! `DURAKV_DIFF_SEED`, `DURAKV_DURABILITY_SEED`. Set `DURAKV_KEEP_TEST_DIRS=1` to keep the data
+//! and log directories of a failed test, `DURAKV_TEST_LOG` to change the server's log filter.
+
+mod common;
+
+mod corruption;
+mod differential;
+mod durability;
+mod keys;
+mod protocol;
+mod server_cmds;
+mod strings;

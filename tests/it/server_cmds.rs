@@ -1,0 +1,334 @@
+//! Server commands: CONFIG (the Redis tuning keys client preambles touch, appendfsync),
+//! scripting stubs, CLIENT, INFO, DBSIZE, TIME, COMMAND, ECHO, PING, LASTSAVE.
+
+use std::time::Duration;
+
+use redis::Value;
+
+use crate::common::*;
+
+/// Keys that client libraries and tools read or set at connect time.
+const COMPAT_KEYS: [&str; 7] = [
+    "save",
+    "appendonly",
+    "maxmemory",
+    "list-max-ziplist-size",
+    "hash-max-ziplist-entries",
+    "set-max-intset-entries",
+    "databases",
+];
+
+#[test]
+fn config_get_of_redis_tuning_keys_returns_a_pair() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    for k in COMPAT_KEYS {
+        let pair: Vec<String> = run_as(&mut con, &["CONFIG", "GET", k]);
+        assert_eq!(pair.len(), 2, "CONFIG GET {k} -> {pair:?}");
+        assert_eq!(pair[0], k, "CONFIG GET {k} names the key");
+    }
+    let dbs: Vec<String> = run_as(&mut con, &["CONFIG", "GET", "databases"]);
+    assert_eq!(dbs[1], "16");
+    let none: Vec<String> = run_as(&mut con, &["CONFIG", "GET", "no-such-parameter"]);
+    assert!(
+        none.is_empty(),
+        "unknown parameter -> empty array, got {none:?}"
+    );
+}
+
+#[test]
+fn config_set_of_redis_tuning_keys_is_reported_back() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    for (k, v) in [
+        ("maxmemory", "1048576"),
+        ("save", "3600 1"),
+        ("hash-max-ziplist-entries", "256"),
+        ("set-max-intset-entries", "1024"),
+        ("list-max-ziplist-size", "-3"),
+    ] {
+        assert_eq!(
+            run(&mut con, &["CONFIG", "SET", k, v]),
+            Value::Okay,
+            "CONFIG SET {k} {v}"
+        );
+        let pair: Vec<String> = run_as(&mut con, &["CONFIG", "GET", k]);
+        assert_eq!(
+            pair,
+            vec![k.to_string(), v.to_string()],
+            "CONFIG GET {k} after SET"
+        );
+    }
+    assert_eq!(run(&mut con, &["CONFIG", "SET", "save", ""]), Value::Okay);
+    let pair: Vec<String> = run_as(&mut con, &["CONFIG", "GET", "save"]);
+    assert_eq!(pair, vec!["save".to_string(), String::new()]);
+    assert_eq!(run(&mut con, &["CONFIG", "RESETSTAT"]), Value::Okay);
+    // Writes still work: the compatibility keys change nothing here.
+    assert_eq!(run(&mut con, &["SET", "k", "v"]), Value::Okay);
+}
+
+#[test]
+fn config_set_appendfsync_changes_the_policy() {
+    let srv = Server::start(&["--appendfsync", "always"]);
+    let mut con = srv.client();
+    let get = |con: &mut redis::Connection| -> Vec<String> {
+        run_as(con, &["CONFIG", "GET", "appendfsync"])
+    };
+    assert_eq!(
+        get(&mut con),
+        vec!["appendfsync".to_string(), "always".to_string()]
+    );
+    for policy in ["everysec", "no", "always"] {
+        assert_eq!(
+            run(&mut con, &["CONFIG", "SET", "appendfsync", policy]),
+            Value::Okay
+        );
+        assert_eq!(
+            get(&mut con),
+            vec!["appendfsync".to_string(), policy.to_string()]
+        );
+        assert_eq!(
+            run(&mut con, &["SET", &format!("under:{policy}"), "v"]),
+            Value::Okay,
+            "writes under {policy}"
+        );
+    }
+    let e = run_err(&mut con, &["CONFIG", "SET", "appendfsync", "bogus"]);
+    assert!(e.starts_with("ERR"), "CONFIG SET appendfsync bogus: {e}");
+    assert_eq!(
+        get(&mut con),
+        vec!["appendfsync".to_string(), "always".to_string()],
+        "a refused SET changes nothing"
+    );
+}
+
+#[test]
+fn function_flush_answers_ok_and_eval_is_an_error() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    assert_eq!(run(&mut con, &["FUNCTION", "FLUSH"]), Value::Okay);
+    let e = run_err(&mut con, &["EVAL", "return 1", "0"]);
+    assert!(e.starts_with("ERR"), "EVAL: {e}");
+    assert_eq!(
+        run(&mut con, &["PING"]),
+        Value::SimpleString("PONG".into()),
+        "the connection survives"
+    );
+}
+
+#[test]
+fn client_id_setname_getname_list_and_kill() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    let mut victim = srv.client();
+
+    let id: i64 = run_as(&mut con, &["CLIENT", "ID"]);
+    let victim_id: i64 = run_as(&mut victim, &["CLIENT", "ID"]);
+    assert!(id > 0 && victim_id > 0, "ids {id} {victim_id}");
+    assert_ne!(id, victim_id, "every connection has its own id");
+    assert_eq!(
+        run_as::<i64>(&mut con, &["CLIENT", "ID"]),
+        id,
+        "the id is stable"
+    );
+
+    assert_eq!(
+        run(&mut con, &["CLIENT", "GETNAME"]),
+        Value::Nil,
+        "no name yet"
+    );
+    assert_eq!(run(&mut con, &["CLIENT", "SETNAME", "tester"]), Value::Okay);
+    assert_eq!(run(&mut con, &["CLIENT", "GETNAME"]), bulk("tester"));
+    assert!(run_err(&mut con, &["CLIENT", "SETNAME", "has space"]).starts_with("ERR"));
+    assert_eq!(run(&mut con, &["CLIENT", "GETNAME"]), bulk("tester"));
+
+    let list: String = run_as(&mut con, &["CLIENT", "LIST"]);
+    let mine = list
+        .lines()
+        .find(|l| l.split(' ').any(|f| f == format!("id={id}")))
+        .unwrap_or_else(|| panic!("CLIENT LIST has no line for id={id}:\n{list}"));
+    assert!(
+        mine.split(' ').any(|f| f == "name=tester"),
+        "my CLIENT LIST line: {mine}"
+    );
+    assert!(
+        list.lines()
+            .any(|l| l.split(' ').any(|f| f == format!("id={victim_id}"))),
+        "CLIENT LIST lists the other connection:\n{list}"
+    );
+
+    assert_eq!(
+        run(&mut con, &["CLIENT", "KILL", "ID", &victim_id.to_string()]),
+        Value::Int(1)
+    );
+    let mut killed = false;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if redis::cmd("PING").query::<Value>(&mut victim).is_err() {
+            killed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(killed, "the killed connection still answers");
+    assert_eq!(
+        run(&mut con, &["CLIENT", "KILL", "ID", "999999"]),
+        Value::Int(0),
+        "no such client"
+    );
+    let list: String = run_as(&mut con, &["CLIENT", "LIST"]);
+    assert!(
+        !list
+            .lines()
+            .any(|l| l.split(' ').any(|f| f == format!("id={victim_id}"))),
+        "the killed client is gone from CLIENT LIST:\n{list}"
+    );
+}
+
+#[test]
+fn info_has_the_sections_role_and_keyspace() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    run(&mut con, &["SET", "a", "1"]);
+    run(&mut con, &["SET", "b", "2", "EX", "100"]);
+
+    let info: String = run_as(&mut con, &["INFO"]);
+    for header in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Persistence",
+        "# Stats",
+        "# Replication",
+        "# Keyspace",
+    ] {
+        assert!(
+            info.lines().any(|l| l.trim_end() == header),
+            "INFO lacks {header:?}:\n{info}"
+        );
+    }
+    assert!(
+        info.lines().any(|l| l.trim_end() == "role:master"),
+        "INFO lacks role:master"
+    );
+
+    let repl = info_section(&mut con, "replication");
+    let field = |k: &str| repl.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+    assert_eq!(field("role").as_deref(), Some("master"));
+    let replid = field("master_replid").expect("master_replid");
+    assert!(
+        replid.len() == 40 && replid.bytes().all(|b| b.is_ascii_hexdigit()),
+        "master_replid is 40 hex characters: {replid:?}"
+    );
+    let off = field("master_repl_offset").expect("master_repl_offset");
+    assert!(
+        off.parse::<u64>().is_ok(),
+        "master_repl_offset is a number: {off:?}"
+    );
+
+    let db0 = info_field(&mut con, "keyspace", "db0").expect("INFO keyspace has db0");
+    assert!(db0.starts_with("keys=2,expires=1,avg_ttl="), "db0:{db0}");
+    assert!(
+        info_field(&mut con, "keyspace", "db1").is_none(),
+        "empty databases are not listed"
+    );
+}
+
+#[test]
+fn master_repl_offset_grows_with_writes_only() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    let o0 = repl_offset(&mut con);
+    run(&mut con, &["SET", "k", "v"]);
+    let o1 = repl_offset(&mut con);
+    assert!(o1 > o0, "SET advanced the offset: {o0} -> {o1}");
+    run(&mut con, &["GET", "k"]);
+    run(&mut con, &["EXISTS", "k"]);
+    assert_eq!(repl_offset(&mut con), o1, "reads write nothing");
+    assert_eq!(run(&mut con, &["SET", "k", "v2", "NX"]), Value::Nil);
+    assert_eq!(run(&mut con, &["DEL", "nosuch"]), Value::Int(0));
+    assert_eq!(
+        repl_offset(&mut con),
+        o1,
+        "writes that change nothing write nothing"
+    );
+    run(&mut con, &["DEL", "k"]);
+    let o2 = repl_offset(&mut con);
+    assert!(o2 > o1, "DEL advanced the offset: {o1} -> {o2}");
+}
+
+#[test]
+fn dbsize_time_command_echo_ping_lastsave() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+
+    assert_eq!(run(&mut con, &["DBSIZE"]), Value::Int(0));
+    run(&mut con, &["MSET", "a", "1", "b", "2"]);
+    assert_eq!(run(&mut con, &["DBSIZE"]), Value::Int(2));
+
+    let (secs, usecs): (String, String) = run_as(&mut con, &["TIME"]);
+    let secs: u64 = secs.parse().expect("TIME seconds");
+    let usecs: u64 = usecs.parse().expect("TIME microseconds");
+    assert!(
+        secs.abs_diff(now_secs()) <= 5,
+        "TIME {secs} vs the clock {}",
+        now_secs()
+    );
+    assert!(usecs < 1_000_000, "TIME microseconds {usecs}");
+
+    let count: i64 = run_as(&mut con, &["COMMAND", "COUNT"]);
+    assert!(count > 50, "COMMAND COUNT {count}");
+    match run(&mut con, &["COMMAND", "INFO", "get"]) {
+        Value::Array(entries) => {
+            assert_eq!(entries.len(), 1);
+            match &entries[0] {
+                Value::Array(info) => {
+                    assert_eq!(info.first(), Some(&bulk("get")), "COMMAND INFO name");
+                    assert_eq!(info.get(1), Some(&Value::Int(2)), "GET's arity");
+                }
+                other => panic!("COMMAND INFO get entry: {other:?}"),
+            }
+        }
+        other => panic!("COMMAND INFO get: {other:?}"),
+    }
+    assert_eq!(
+        run(&mut con, &["COMMAND", "INFO", "nosuchcommand"]),
+        Value::Array(vec![Value::Nil])
+    );
+    match run(&mut con, &["COMMAND", "DOCS", "get"]) {
+        Value::Array(items) => assert_eq!(
+            items.first(),
+            Some(&bulk("get")),
+            "COMMAND DOCS get: {items:?}"
+        ),
+        Value::Map(pairs) => assert_eq!(pairs.first().map(|p| &p.0), Some(&bulk("get"))),
+        other => panic!("COMMAND DOCS get: {other:?}"),
+    }
+
+    assert_eq!(run(&mut con, &["ECHO", "hello"]), bulk("hello"));
+    assert_err(
+        &mut con,
+        &["ECHO"],
+        "ERR wrong number of arguments for 'echo' command",
+    );
+    assert_eq!(run(&mut con, &["PING"]), Value::SimpleString("PONG".into()));
+    assert_eq!(run(&mut con, &["PING", "hi"]), bulk("hi"));
+    match run(&mut con, &["LASTSAVE"]) {
+        Value::Int(t) => assert!(t >= 0, "LASTSAVE {t}"),
+        other => panic!("LASTSAVE: {other:?}"),
+    }
+}
+
+#[test]
+fn shutdown_command_stops_with_exit_code_0() {
+    let mut srv = Server::start(&[]);
+    {
+        let mut con = srv.client();
+        run(&mut con, &["SET", "k", "v"]);
+    }
+    let status = srv.shutdown_command();
+    assert!(status.success(), "SHUTDOWN exit status {status}");
+    srv.restart();
+    let mut con = srv.client();
+    assert_eq!(get_s(&mut con, "k").as_deref(), Some("v"));
+}
