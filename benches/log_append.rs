@@ -44,7 +44,14 @@ fn bench_append_group(c: &mut Criterion) {
                 buf.clear();
                 let mut at = log.end();
                 for _ in 0..n {
-                    at = at.advance(encode_record(&mut buf, at, 1, 0, RecordKind::Commands, &payload));
+                    at = at.advance(encode_record(
+                        &mut buf,
+                        at,
+                        1,
+                        0,
+                        RecordKind::Commands,
+                        &payload,
+                    ));
                 }
                 log.append(&buf).expect("append");
             })

@@ -58,7 +58,11 @@ impl FsyncPolicy {
 
 /// Command-line flags. Every flag also exists as a key in the config file.
 #[derive(Parser, Debug, Default)]
-#[command(name = "durakv", version, about = "A Redis-compatible server on RocksDB with a durable replication log")]
+#[command(
+    name = "durakv",
+    version,
+    about = "A Redis-compatible server on RocksDB with a durable replication log"
+)]
 pub struct Flags {
     /// Config file (TOML, keys as in config/durakv.toml). Flags override it.
     #[arg(long)]
@@ -204,7 +208,10 @@ pub const COMPAT_KEYS: &[(&str, &str)] = &[
     ("no-appendfsync-on-rewrite", "no"),
     ("auto-aof-rewrite-percentage", "100"),
     ("auto-aof-rewrite-min-size", "67108864"),
-    ("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+    (
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+    ),
     ("repl-diskless-sync", "no"),
     ("replica-read-only", "yes"),
     ("slave-read-only", "yes"),
@@ -242,8 +249,14 @@ impl Config {
         Ok(Config {
             fixed: StaticConfig {
                 port: flags.port.or(file.port).unwrap_or(6380),
-                bind: flags.bind.or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
-                dir: flags.dir.or(file.dir).unwrap_or_else(|| PathBuf::from("./data")),
+                bind: flags
+                    .bind
+                    .or(file.bind)
+                    .unwrap_or_else(|| "127.0.0.1".into()),
+                dir: flags
+                    .dir
+                    .or(file.dir)
+                    .unwrap_or_else(|| PathBuf::from("./data")),
                 block_cache_bytes: flags
                     .block_cache_bytes
                     .or(file.block_cache_bytes)
@@ -252,7 +265,10 @@ impl Config {
                     .flush_interval_secs
                     .or(file.flush_interval_secs)
                     .unwrap_or(300),
-                loglevel: flags.loglevel.or(file.loglevel).unwrap_or_else(|| "info".into()),
+                loglevel: flags
+                    .loglevel
+                    .or(file.loglevel)
+                    .unwrap_or_else(|| "info".into()),
                 config_file: flags.config,
             },
             runtime: RuntimeConfig {
@@ -272,13 +288,22 @@ impl Config {
                         .max(4096),
                 ),
                 log_retention_bytes: AtomicU64::new(
-                    flags.log_retention_bytes.or(file.log_retention_bytes).unwrap_or(0),
+                    flags
+                        .log_retention_bytes
+                        .or(file.log_retention_bytes)
+                        .unwrap_or(0),
                 ),
                 log_retention_hours: AtomicU64::new(
-                    flags.log_retention_hours.or(file.log_retention_hours).unwrap_or(168),
+                    flags
+                        .log_retention_hours
+                        .or(file.log_retention_hours)
+                        .unwrap_or(168),
                 ),
                 requirepass: RwLock::new(
-                    flags.requirepass.or(file.requirepass).filter(|p| !p.is_empty()),
+                    flags
+                        .requirepass
+                        .or(file.requirepass)
+                        .filter(|p| !p.is_empty()),
                 ),
                 compat: Mutex::new(compat),
             },
@@ -293,9 +318,18 @@ impl Config {
             ("port".to_string(), f.port.to_string()),
             ("bind".to_string(), f.bind.clone()),
             ("dir".to_string(), f.dir.display().to_string()),
-            ("appendfsync".to_string(), r.appendfsync().as_str().to_string()),
-            ("requirepass".to_string(), r.requirepass().unwrap_or_default()),
-            ("maxclients".to_string(), r.maxclients.load(Ordering::Relaxed).to_string()),
+            (
+                "appendfsync".to_string(),
+                r.appendfsync().as_str().to_string(),
+            ),
+            (
+                "requirepass".to_string(),
+                r.requirepass().unwrap_or_default(),
+            ),
+            (
+                "maxclients".to_string(),
+                r.maxclients.load(Ordering::Relaxed).to_string(),
+            ),
             (
                 "proto-max-bulk-len".to_string(),
                 r.proto_max_bulk_len.load(Ordering::Relaxed).to_string(),
@@ -312,8 +346,14 @@ impl Config {
                 "log-retention-hours".to_string(),
                 r.log_retention_hours.load(Ordering::Relaxed).to_string(),
             ),
-            ("block-cache-bytes".to_string(), f.block_cache_bytes.to_string()),
-            ("flush-interval-secs".to_string(), f.flush_interval_secs.to_string()),
+            (
+                "block-cache-bytes".to_string(),
+                f.block_cache_bytes.to_string(),
+            ),
+            (
+                "flush-interval-secs".to_string(),
+                f.flush_interval_secs.to_string(),
+            ),
         ];
         if let Ok(c) = r.compat.lock() {
             v.extend(c.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -401,8 +441,18 @@ mod tests {
     fn flags_override_file() {
         let dir = tempfile::tempdir().expect("tmp");
         let p = dir.path().join("c.toml");
-        std::fs::write(&p, "port = 7000\nappendfsync = \"always\"\nbind = \"127.0.0.2\"\n").expect("w");
-        let flags = Flags::parse_from(["durakv", "--config", p.to_str().unwrap_or(""), "--port", "7001"]);
+        std::fs::write(
+            &p,
+            "port = 7000\nappendfsync = \"always\"\nbind = \"127.0.0.2\"\n",
+        )
+        .expect("w");
+        let flags = Flags::parse_from([
+            "durakv",
+            "--config",
+            p.to_str().unwrap_or(""),
+            "--port",
+            "7001",
+        ]);
         let c = Config::load(flags).expect("load");
         assert_eq!(c.fixed.port, 7001);
         assert_eq!(c.fixed.bind, "127.0.0.2");

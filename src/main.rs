@@ -35,7 +35,10 @@ fn run(config: Arc<Config>) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("creating data dir {}: {e}", dir.display()))?;
     tracing::info!(dir = %dir.display(), appendfsync = config.runtime.appendfsync().as_str(), "durakv starting");
-    let storage = Arc::new(Storage::open(&dir.join("db"), config.fixed.block_cache_bytes as usize)?);
+    let storage = Arc::new(Storage::open(
+        &dir.join("db"),
+        config.fixed.block_cache_bytes as usize,
+    )?);
     let (writer, thread) = durakv::writer::start(storage.clone(), config.clone())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -41,6 +41,9 @@ const RETENTION_EVERY: Duration = Duration::from_secs(10);
 
 pub type Command = Vec<Bytes>;
 
+/// A job's reply channel and the replies computed for it, sent once the group is committed.
+type PendingReply = (oneshot::Sender<Vec<Reply>>, Vec<Reply>);
+
 pub enum WriterMsg {
     /// Consecutive write commands of one client, executed in order in database `db`.
     Job {
@@ -95,7 +98,10 @@ impl WriterState {
     }
 
     pub fn replid(&self) -> ReplId {
-        self.replid.lock().map(|g| *g).unwrap_or_else(|_| ReplId([b'0'; 40]))
+        self.replid
+            .lock()
+            .map(|g| *g)
+            .unwrap_or_else(|_| ReplId([b'0'; 40]))
     }
 }
 
@@ -111,7 +117,11 @@ impl WriterHandle {
     pub fn submit(&self, db: u8, cmds: Vec<Command>) -> oneshot::Receiver<Vec<Reply>> {
         let (tx, rx) = oneshot::channel();
         // If the writer is gone the receiver errors, which the caller reports.
-        let _ = self.tx.send(WriterMsg::Job { db, cmds, reply: tx });
+        let _ = self.tx.send(WriterMsg::Job {
+            db,
+            cmds,
+            reply: tx,
+        });
         rx
     }
 
@@ -190,7 +200,9 @@ pub fn start(
         log.reset_at(applied, new_id)?;
         replid = new_id;
     } else if applied < log.start() {
-        return Err(StartError::Log(LogError::OffsetNotInLog { offset: applied }));
+        return Err(StartError::Log(LogError::OffsetNotInLog {
+            offset: applied,
+        }));
     }
     let counts = storage.load_counts()?;
     let state = Arc::new(WriterState {
@@ -226,7 +238,8 @@ pub fn start(
     if stored_replid != Some(replid) {
         let mut b = rocksdb::WriteBatch::default();
         w.storage.put_replid(&mut b, replid);
-        w.storage.put_applied_offset(&mut b, applied.max(w.log.start()));
+        w.storage
+            .put_applied_offset(&mut b, applied.max(w.log.start()));
         w.storage.write(b)?;
         w.storage.flush()?;
     }
@@ -261,7 +274,7 @@ impl Writer {
             }
             applied = rec.end();
             n += 1;
-            if n % 1024 == 0 {
+            if n.is_multiple_of(1024) {
                 self.commit_batch(applied)?;
             }
         }
@@ -285,7 +298,11 @@ impl Writer {
             return Ok(db);
         };
         if let Exec::Write(f) = spec.exec {
-            let max = self.config.runtime.proto_max_bulk_len.load(Ordering::Relaxed);
+            let max = self
+                .config
+                .runtime
+                .proto_max_bulk_len
+                .load(Ordering::Relaxed);
             let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, None, max);
             f(&mut ctx, args)?;
         }
@@ -306,7 +323,7 @@ impl Writer {
     }
 
     fn run(mut self, rx: mpsc::Receiver<WriterMsg>) {
-        let mut jobs: Vec<(usize, oneshot::Sender<Vec<Reply>>, Vec<Reply>)> = Vec::new();
+        let mut jobs: Vec<PendingReply> = Vec::new();
         loop {
             let timeout = self.next_tick_in();
             let first = match rx.recv_timeout(timeout) {
@@ -326,7 +343,7 @@ impl Writer {
                     match m {
                         WriterMsg::Job { db, cmds, reply } => {
                             let replies = self.exec_job(db, &cmds, now);
-                            jobs.push((n, reply, replies));
+                            jobs.push((reply, replies));
                         }
                         WriterMsg::Expired { db, key } => {
                             self.exec_internal(db, now, |ctx| {
@@ -357,7 +374,9 @@ impl Writer {
     }
 
     fn next_tick_in(&self) -> Duration {
-        ACTIVE_EXPIRE_EVERY.saturating_sub(self.last_expire.elapsed()).max(Duration::from_millis(1))
+        ACTIVE_EXPIRE_EVERY
+            .saturating_sub(self.last_expire.elapsed())
+            .max(Duration::from_millis(1))
     }
 
     fn poisoned_reply(&self) -> Option<Reply> {
@@ -373,7 +392,11 @@ impl Writer {
     /// Executes one client's commands, appending their records to the group.
     fn exec_job(&mut self, db: u8, cmds: &[Command], now: u64) -> Vec<Reply> {
         let mut replies = Vec::with_capacity(cmds.len());
-        let max = self.config.runtime.proto_max_bulk_len.load(Ordering::Relaxed);
+        let max = self
+            .config
+            .runtime
+            .proto_max_bulk_len
+            .load(Ordering::Relaxed);
         for args in cmds {
             if let Some(r) = self.poisoned_reply() {
                 replies.push(r);
@@ -410,7 +433,11 @@ impl Writer {
         if self.state.is_poisoned.load(Ordering::Relaxed) {
             return;
         }
-        let max = self.config.runtime.proto_max_bulk_len.load(Ordering::Relaxed);
+        let max = self
+            .config
+            .runtime
+            .proto_max_bulk_len
+            .load(Ordering::Relaxed);
         let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
         let r = f(&mut ctx);
         let effects = std::mem::take(&mut ctx.effects);
@@ -429,11 +456,21 @@ impl Writer {
             encode_command(&mut payload, e);
         }
         if payload.len() as u64 > MAX_PAYLOAD_LEN as u64 {
-            self.poison(format!("a record of {} bytes exceeds the log's maximum", payload.len()));
+            self.poison(format!(
+                "a record of {} bytes exceeds the log's maximum",
+                payload.len()
+            ));
             return;
         }
         let at = LogOffset(self.log.end().0 + self.records.len() as u64);
-        encode_record(&mut self.records, at, now, db, RecordKind::Commands, &payload);
+        encode_record(
+            &mut self.records,
+            at,
+            now,
+            db,
+            RecordKind::Commands,
+            &payload,
+        );
         self.state.records.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -448,7 +485,7 @@ impl Writer {
     }
 
     /// Logs the group's records, fsyncs per policy, applies the batch, then replies.
-    fn commit_group(&mut self, jobs: &mut Vec<(usize, oneshot::Sender<Vec<Reply>>, Vec<Reply>)>) {
+    fn commit_group(&mut self, jobs: &mut Vec<PendingReply>) {
         let start_end = self.log.end();
         let mut ok = !self.state.is_poisoned.load(Ordering::Relaxed);
         if ok && !self.records.is_empty() {
@@ -481,7 +518,9 @@ impl Writer {
                 // more is accepted until then.
                 self.poison(format!("{e}"));
             }
-            self.state.expired_keys.fetch_add(expired, Ordering::Relaxed);
+            self.state
+                .expired_keys
+                .fetch_add(expired, Ordering::Relaxed);
         } else {
             self.group.reset();
             if !ok {
@@ -495,9 +534,11 @@ impl Writer {
         self.state.end.store(self.log.end().0, Ordering::Release);
         self.state.groups.fetch_add(1, Ordering::Relaxed);
         self.publish_log_stats();
-        for (_, tx, mut replies) in jobs.drain(..) {
+        for (tx, mut replies) in jobs.drain(..) {
             if !ok {
-                let r = self.poisoned_reply().unwrap_or(Reply::err("ERR log write failed"));
+                let r = self
+                    .poisoned_reply()
+                    .unwrap_or(Reply::err("ERR log write failed"));
                 for x in replies.iter_mut() {
                     *x = r.clone();
                 }
@@ -553,7 +594,10 @@ impl Writer {
             if self.group.counts[db as usize].expires == 0 {
                 continue;
             }
-            let due = match self.storage.due_expiries(db, now, ACTIVE_EXPIRE_KEYS_PER_DB) {
+            let due = match self
+                .storage
+                .due_expiries(db, now, ACTIVE_EXPIRE_KEYS_PER_DB)
+            {
                 Ok(d) => d,
                 Err(e) => {
                     self.poison(format!("{e}"));
@@ -610,7 +654,9 @@ impl Writer {
     }
 
     fn publish_log_stats(&self) {
-        self.state.log_start.store(self.log.start().0, Ordering::Relaxed);
+        self.state
+            .log_start
+            .store(self.log.start().0, Ordering::Relaxed);
         self.state
             .segments
             .store(self.log.segment_count() as u64, Ordering::Relaxed);

@@ -149,7 +149,10 @@ impl<'a> WriteCtx<'a> {
             (Some(e), Some(now)) if e.is_expired(now) => {
                 self.remove(key)?;
                 self.group.expired_keys += 1;
-                self.log(vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]);
+                self.log(vec![
+                    Bytes::from_static(b"DEL"),
+                    Bytes::copy_from_slice(key),
+                ]);
                 Ok(None)
             }
             (e, _) => Ok(e),

@@ -18,11 +18,17 @@ pub const INVALID_CURSOR: &str = "ERR invalid cursor";
 pub const NO_SCRIPTS: &str = "ERR durakv does not run scripts or functions (Lua is not supported)";
 
 pub fn wrong_arity(name: &str) -> String {
-    format!("ERR wrong number of arguments for '{}' command", name.to_ascii_lowercase())
+    format!(
+        "ERR wrong number of arguments for '{}' command",
+        name.to_ascii_lowercase()
+    )
 }
 
 pub fn invalid_expire(cmd: &str) -> String {
-    format!("ERR invalid expire time in '{}' command", cmd.to_ascii_lowercase())
+    format!(
+        "ERR invalid expire time in '{}' command",
+        cmd.to_ascii_lowercase()
+    )
 }
 
 pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> String {

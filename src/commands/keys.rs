@@ -59,7 +59,11 @@ fn rename_generic(ctx: &mut WriteCtx, args: &[Bytes], nx: bool) -> ExecResult<Re
     ctx.lookup(dst)?;
     ctx.remove(src)?;
     ctx.put(dst, e)?;
-    ctx.log(vec![Bytes::from_static(b"RENAME"), src.clone(), dst.clone()]);
+    ctx.log(vec![
+        Bytes::from_static(b"RENAME"),
+        src.clone(),
+        dst.clone(),
+    ]);
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
 }
 
@@ -203,7 +207,9 @@ fn ttl_generic(ctx: &ReadCtx, key: &[u8], f: impl Fn(u64) -> i64) -> ExecResult<
 
 pub fn ttl(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
     let now = ctx.now;
-    ttl_generic(ctx, &args[1], |at| ((at.saturating_sub(now) + 500) / 1000) as i64)
+    ttl_generic(ctx, &args[1], |at| {
+        ((at.saturating_sub(now) + 500) / 1000) as i64
+    })
 }
 
 pub fn pttl(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
@@ -265,7 +271,9 @@ pub fn scan_step(
 
 pub fn randomkey(ctx: &ReadCtx, _args: &[Bytes]) -> ExecResult<Reply> {
     // Start at a random byte and wrap once: cheap, and good enough for a sample.
-    let start = [(crate::types::now_ms() as u32).wrapping_mul(2654435761).to_be_bytes()[0]];
+    let start = [(crate::types::now_ms() as u32)
+        .wrapping_mul(2654435761)
+        .to_be_bytes()[0]];
     for from in [&start[..], b""] {
         let mut found = None;
         ctx.storage.scan_db(ctx.db, from, |k, e| {

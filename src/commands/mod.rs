@@ -97,7 +97,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("decr", 2, WF, 1, 1, 1, Exec::Write(strings::decr)),
     cmd!("incrby", 3, WF, 1, 1, 1, Exec::Write(strings::incrby)),
     cmd!("decrby", 3, WF, 1, 1, 1, Exec::Write(strings::decrby)),
-    cmd!("incrbyfloat", 3, WF, 1, 1, 1, Exec::Write(strings::incrbyfloat)),
+    cmd!(
+        "incrbyfloat",
+        3,
+        WF,
+        1,
+        1,
+        1,
+        Exec::Write(strings::incrbyfloat)
+    ),
     cmd!("getrange", 4, R, 1, 1, 1, Exec::Read(strings::getrange)),
     cmd!("substr", 4, R, 1, 1, 1, Exec::Read(strings::getrange)),
     cmd!("setrange", 4, W, 1, 1, 1, Exec::Write(strings::setrange)),
@@ -121,8 +129,24 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("scan", -2, R, 0, 0, 0, Exec::Conn),
     cmd!("randomkey", 1, R, 0, 0, 0, Exec::Read(keys::randomkey)),
     cmd!("dbsize", 1, RF, 0, 0, 0, Exec::Read(keys::dbsize)),
-    cmd!("flushdb", -1, &["write"], 0, 0, 0, Exec::Write(keys::flushdb)),
-    cmd!("flushall", -1, &["write"], 0, 0, 0, Exec::Write(keys::flushall)),
+    cmd!(
+        "flushdb",
+        -1,
+        &["write"],
+        0,
+        0,
+        0,
+        Exec::Write(keys::flushdb)
+    ),
+    cmd!(
+        "flushall",
+        -1,
+        &["write"],
+        0,
+        0,
+        0,
+        Exec::Write(keys::flushall)
+    ),
     // connection and server
     cmd!("ping", -1, C, 0, 0, 0, Exec::Conn),
     cmd!("echo", 2, C, 0, 0, 0, Exec::Conn),

@@ -89,12 +89,17 @@ enum Ttl {
     /// Absolute ms.
     At(u64),
     Keep,
-    Persist,
 }
 
 /// Converts a relative or absolute time argument into an absolute ms, or the invalid-expire
 /// error for the named command.
-fn expire_at_ms(ctx: &WriteCtx, v: &[u8], unit_ms: i64, absolute: bool, cmd: &str) -> Result<u64, Reply> {
+fn expire_at_ms(
+    ctx: &WriteCtx,
+    v: &[u8],
+    unit_ms: i64,
+    absolute: bool,
+    cmd: &str,
+) -> Result<u64, Reply> {
     let n = int_arg(v)?;
     if n <= 0 {
         return Err(Reply::err(errors::invalid_expire(cmd)));
@@ -146,7 +151,13 @@ pub fn set(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
             get = true;
         } else if eq_ignore_case(a, "KEEPTTL") && ttl_free {
             ttl = Ttl::Keep;
-        } else if ttl_free && has_next && (eq_ignore_case(a, "EX") || eq_ignore_case(a, "PX") || eq_ignore_case(a, "EXAT") || eq_ignore_case(a, "PXAT")) {
+        } else if ttl_free
+            && has_next
+            && (eq_ignore_case(a, "EX")
+                || eq_ignore_case(a, "PX")
+                || eq_ignore_case(a, "EXAT")
+                || eq_ignore_case(a, "PXAT"))
+        {
             let upper = a.to_ascii_uppercase();
             let (unit, abs) = match upper.as_slice() {
                 b"EX" => (1000, false),
@@ -154,7 +165,13 @@ pub fn set(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
                 b"EXAT" => (1000, true),
                 _ => (1, true),
             };
-            ttl = Ttl::At(try_reply!(expire_at_ms(ctx, &args[i + 1], unit, abs, "set")));
+            ttl = Ttl::At(try_reply!(expire_at_ms(
+                ctx,
+                &args[i + 1],
+                unit,
+                abs,
+                "set"
+            )));
             i += 1;
         } else {
             return Ok(Reply::err(errors::SYNTAX));
@@ -170,12 +187,16 @@ pub fn set(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     };
     let exists = old.is_some();
     if (nx && exists) || (xx && !exists) {
-        return Ok(if get { old_val.map(Reply::Bulk).unwrap_or(Reply::Nil) } else { Reply::Nil });
+        return Ok(if get {
+            old_val.map(Reply::Bulk).unwrap_or(Reply::Nil)
+        } else {
+            Reply::Nil
+        });
     }
     let expire_at = match ttl {
         Ttl::At(at) => at,
         Ttl::Keep => old.as_ref().map(|e| e.expire_at).unwrap_or(0),
-        Ttl::None | Ttl::Persist => 0,
+        Ttl::None => 0,
     };
     store_string(ctx, key, args[2].clone(), expire_at)?;
     Ok(if get {
@@ -226,17 +247,23 @@ pub fn getdel(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
 }
 
 pub fn getex(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
-    let mut ttl = Ttl::None;
+    // Option syntax is checked first; the time value only once the key is known to exist,
+    // as Redis does.
+    let mut persist = false;
+    let mut time: Option<(&Bytes, i64, bool)> = None;
     let mut i = 2;
     while i < args.len() {
         let a = &args[i];
-        if ttl != Ttl::None {
+        if persist || time.is_some() {
             return Ok(Reply::err(errors::SYNTAX));
         }
         if eq_ignore_case(a, "PERSIST") {
-            ttl = Ttl::Persist;
+            persist = true;
         } else if i + 1 < args.len()
-            && (eq_ignore_case(a, "EX") || eq_ignore_case(a, "PX") || eq_ignore_case(a, "EXAT") || eq_ignore_case(a, "PXAT"))
+            && (eq_ignore_case(a, "EX")
+                || eq_ignore_case(a, "PX")
+                || eq_ignore_case(a, "EXAT")
+                || eq_ignore_case(a, "PXAT"))
         {
             let upper = a.to_ascii_uppercase();
             let (unit, abs) = match upper.as_slice() {
@@ -245,7 +272,7 @@ pub fn getex(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
                 b"EXAT" => (1000, true),
                 _ => (1, true),
             };
-            ttl = Ttl::At(try_reply!(expire_at_ms(ctx, &args[i + 1], unit, abs, "getex")));
+            time = Some((&args[i + 1], unit, abs));
             i += 1;
         } else {
             return Ok(Reply::err(errors::SYNTAX));
@@ -258,35 +285,31 @@ pub fn getex(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
         return Ok(Reply::Nil);
     };
     let cur_at = old.as_ref().map(|e| e.expire_at).unwrap_or(0);
-    match ttl {
-        Ttl::At(at) => {
-            if ctx.already_expired(at) {
-                ctx.remove(key)?;
-                ctx.log(vec![Bytes::from_static(b"DEL"), key.clone()]);
-            } else {
-                ctx.put(key, Entry::string(v.clone(), at))?;
-                ctx.log(vec![
-                    Bytes::from_static(b"PEXPIREAT"),
-                    key.clone(),
-                    Bytes::from(at.to_string()),
-                ]);
-            }
+    if let Some((val, unit, abs)) = time {
+        let at = try_reply!(expire_at_ms(ctx, val, unit, abs, "getex"));
+        if ctx.already_expired(at) {
+            ctx.remove(key)?;
+            ctx.log(vec![Bytes::from_static(b"DEL"), key.clone()]);
+        } else {
+            ctx.put(key, Entry::string(v.clone(), at))?;
+            ctx.log(vec![
+                Bytes::from_static(b"PEXPIREAT"),
+                key.clone(),
+                Bytes::from(at.to_string()),
+            ]);
         }
-        Ttl::Persist if cur_at != 0 => {
-            ctx.put(key, Entry::string(v.clone(), 0))?;
-            ctx.log(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
-        }
-        _ => {}
+    } else if persist && cur_at != 0 {
+        ctx.put(key, Entry::string(v.clone(), 0))?;
+        ctx.log(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
     }
     Ok(Reply::Bulk(v))
 }
 
 pub fn mset(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
-    if args.len() % 2 != 1 {
+    if args.len().is_multiple_of(2) {
         return Ok(Reply::err(errors::wrong_arity("mset")));
     }
     for pair in args[1..].chunks(2) {
-        ctx.raw(&pair[0])?;
         ctx.put(&pair[0], Entry::string(pair[1].clone(), 0))?;
     }
     ctx.log_verbatim(args);
@@ -294,7 +317,7 @@ pub fn mset(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
 }
 
 pub fn msetnx(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
-    if args.len() % 2 != 1 {
+    if args.len().is_multiple_of(2) {
         return Ok(Reply::err(errors::wrong_arity("msetnx")));
     }
     for pair in args[1..].chunks(2) {
@@ -345,7 +368,11 @@ fn incr_generic(ctx: &mut WriteCtx, key: &Bytes, by: i64) -> ExecResult<Reply> {
     let at = old.as_ref().map(|e| e.expire_at).unwrap_or(0);
     ctx.put(key, Entry::string(Bytes::from(new.to_string()), at))?;
     // Deterministic given the state, which every node has at this offset.
-    ctx.log(vec![Bytes::from_static(b"INCRBY"), key.clone(), Bytes::from(by.to_string())]);
+    ctx.log(vec![
+        Bytes::from_static(b"INCRBY"),
+        key.clone(),
+        Bytes::from(by.to_string()),
+    ]);
     Ok(Reply::Int(new))
 }
 
@@ -404,7 +431,12 @@ pub fn incrbyfloat(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     let s = Bytes::from(format_float_result(new));
     let at = old.as_ref().map(|e| e.expire_at).unwrap_or(0);
     ctx.put(key, Entry::string(s.clone(), at))?;
-    ctx.log(vec![Bytes::from_static(b"SET"), key.clone(), s.clone(), Bytes::from_static(b"KEEPTTL")]);
+    ctx.log(vec![
+        Bytes::from_static(b"SET"),
+        key.clone(),
+        s.clone(),
+        Bytes::from_static(b"KEEPTTL"),
+    ]);
     Ok(Reply::Bulk(s))
 }
 

@@ -275,7 +275,10 @@ mod tests {
                 let mut c = v.clone();
                 c[i] ^= bit;
                 // Reserved bytes 22..24 are covered by the header checksum too.
-                assert!(decode_all(&c).is_err(), "flip of byte {i} bit {bit:#x} undetected");
+                assert!(
+                    decode_all(&c).is_err(),
+                    "flip of byte {i} bit {bit:#x} undetected"
+                );
             }
         }
     }
@@ -284,7 +287,10 @@ mod tests {
     fn every_truncation_is_detected() {
         let v = sample();
         for len in 0..v.len() {
-            assert!(decode_all(&v[..len]).is_err(), "truncation to {len} undetected");
+            assert!(
+                decode_all(&v[..len]).is_err(),
+                "truncation to {len} undetected"
+            );
         }
     }
 
@@ -308,13 +314,19 @@ mod tests {
         for i in 0..76 {
             let mut c = b;
             c[i] ^= 0x04;
-            assert!(SegmentHeader::decode(&c).is_err(), "flip of byte {i} undetected");
+            assert!(
+                SegmentHeader::decode(&c).is_err(),
+                "flip of byte {i} undetected"
+            );
         }
     }
 
     #[test]
     fn segment_names_sort_by_offset() {
-        assert_eq!(segment_file_name(LogOffset(123456789)), "00000000000123456789.seg");
+        assert_eq!(
+            segment_file_name(LogOffset(123456789)),
+            "00000000000123456789.seg"
+        );
         assert_eq!(
             parse_segment_file_name("00000000000123456789.seg"),
             Some(LogOffset(123456789))

@@ -51,7 +51,10 @@ pub enum LogError {
     #[error("offset {offset} is not held by the log")]
     OffsetNotInLog { offset: LogOffset },
     #[error("offset {offset} falls inside the record at {record}")]
-    NotARecordBoundary { offset: LogOffset, record: LogOffset },
+    NotARecordBoundary {
+        offset: LogOffset,
+        record: LogOffset,
+    },
     #[error("segments are not contiguous: {path} starts at {base} but the previous one ends at {prev_end}")]
     Gap {
         path: PathBuf,
@@ -126,7 +129,11 @@ impl Log {
     /// Opens (or creates) the log in `dir`. Scans the last segment completely: a torn tail is
     /// truncated, fsynced and reported; damage before the tail is an error naming the offset.
     /// `replid` is used for a segment created here.
-    pub fn open(dir: &Path, segment_bytes: u64, replid: ReplId) -> Result<(Log, OpenReport), LogError> {
+    pub fn open(
+        dir: &Path,
+        segment_bytes: u64,
+        replid: ReplId,
+    ) -> Result<(Log, OpenReport), LogError> {
         fs::create_dir_all(dir).map_err(|e| LogError::io("create log dir", dir, e))?;
         let segments = list_segments(dir)?;
         let Some(&last) = segments.last() else {
@@ -156,7 +163,11 @@ impl Log {
                     break;
                 }
                 ReadOutcome::Corrupt { offset, error } => {
-                    return Err(LogError::Corrupt { path, offset, error });
+                    return Err(LogError::Corrupt {
+                        path,
+                        offset,
+                        error,
+                    });
                 }
             }
         }
@@ -369,7 +380,9 @@ impl Log {
         let mut total = 0;
         for &b in &self.segments {
             let p = segment_path(&self.dir, b);
-            total += fs::metadata(&p).map_err(|e| LogError::io("stat", &p, e))?.len();
+            total += fs::metadata(&p)
+                .map_err(|e| LogError::io("stat", &p, e))?
+                .len();
         }
         Ok(total)
     }
@@ -405,8 +418,19 @@ mod tests {
     fn append_n(log: &mut Log, n: usize) {
         for i in 0..n {
             let mut buf = Vec::new();
-            let payload = format!("*2\r\n$3\r\nDEL\r\n${}\r\nk{}\r\n", 1 + i.to_string().len(), i);
-            encode_record(&mut buf, log.end(), 1, 0, RecordKind::Commands, payload.as_bytes());
+            let payload = format!(
+                "*2\r\n$3\r\nDEL\r\n${}\r\nk{}\r\n",
+                1 + i.to_string().len(),
+                i
+            );
+            encode_record(
+                &mut buf,
+                log.end(),
+                1,
+                0,
+                RecordKind::Commands,
+                payload.as_bytes(),
+            );
             log.append(&buf).expect("append");
         }
         log.sync().expect("sync");
@@ -475,7 +499,11 @@ mod tests {
         // Every byte of the first record, flipped, is reported as corruption at offset 0.
         let first_len = {
             let mut r = LogReader::open(dir.path(), LogOffset::ZERO).expect("reader");
-            r.next(LogOffset(u64::MAX)).expect("r").expect("first").end().0 as usize
+            r.next(LogOffset(u64::MAX))
+                .expect("r")
+                .expect("first")
+                .end()
+                .0 as usize
         };
         for i in 0..first_len {
             let mut c = full.clone();
@@ -515,7 +543,11 @@ mod tests {
         assert_eq!(log.apply_retention(LogOffset::ZERO, 1, 0).expect("ret"), 0);
         let keep = log.end();
         let removed = log.apply_retention(keep, 1, 0).expect("ret");
-        assert_eq!(removed, segs - 1, "all closed segments go, the active one stays");
+        assert_eq!(
+            removed,
+            segs - 1,
+            "all closed segments go, the active one stays"
+        );
         assert_eq!(list_segments(dir.path()).expect("list").len(), 1);
     }
 }

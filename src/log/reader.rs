@@ -75,10 +75,8 @@ impl LogReader {
                             });
                         }
                         self.idx += 1;
-                        self.cur = SegmentReader::open(
-                            &segment_path(&self.dir, next_base),
-                            next_base,
-                        )?;
+                        self.cur =
+                            SegmentReader::open(&segment_path(&self.dir, next_base), next_base)?;
                         continue;
                     }
                     self.cur.refresh_len()?;
@@ -95,9 +93,7 @@ impl LogReader {
                             return Err(LogError::Hole {
                                 path: self.cur.path().to_path_buf(),
                                 offset: self.cur.next_offset(),
-                                reason: format!(
-                                    "log ends before the published end {limit}"
-                                ),
+                                reason: format!("log ends before the published end {limit}"),
                             })
                         }
                     }

@@ -50,9 +50,15 @@ pub enum ReadOutcome {
     /// The file ends exactly at a record boundary.
     End,
     /// The bytes from this offset on do not (yet) form a whole record.
-    Incomplete { offset: LogOffset, reason: String },
+    Incomplete {
+        offset: LogOffset,
+        reason: String,
+    },
     /// A record that cannot be trusted, with more data after it.
-    Corrupt { offset: LogOffset, error: FormatError },
+    Corrupt {
+        offset: LogOffset,
+        error: FormatError,
+    },
 }
 
 /// Sequential reader over one segment file.

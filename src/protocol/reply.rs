@@ -201,6 +201,9 @@ mod tests {
         assert_eq!(enc(&m, true), "%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&Reply::Double(1.5), true), ",1.5\r\n");
         assert_eq!(enc(&Reply::Double(3.0), false), "$1\r\n3\r\n");
-        assert_eq!(enc(&Reply::Int(i64::MIN), false), ":-9223372036854775808\r\n");
+        assert_eq!(
+            enc(&Reply::Int(i64::MIN), false),
+            ":-9223372036854775808\r\n"
+        );
     }
 }

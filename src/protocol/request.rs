@@ -121,7 +121,9 @@ fn parse_multibulk(
         pos = end + 2;
     }
     let frame = buf.split_to(pos).freeze();
-    Ok(Some(spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect()))
+    Ok(Some(
+        spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect(),
+    ))
 }
 
 fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
@@ -263,7 +265,15 @@ mod tests {
         let args = parse(b"SET \"a b\" 'c\\'d' \"\\x41\\n\"\r\n")
             .expect("ok")
             .expect("complete");
-        assert_eq!(args, vec![Bytes::from("SET"), Bytes::from("a b"), Bytes::from("c'd"), Bytes::from("A\n")]);
+        assert_eq!(
+            args,
+            vec![
+                Bytes::from("SET"),
+                Bytes::from("a b"),
+                Bytes::from("c'd"),
+                Bytes::from("A\n")
+            ]
+        );
         assert!(parse(b"SET \"abc\r\n").is_err());
         assert_eq!(parse(b"\r\n").expect("ok"), Some(vec![]));
     }

@@ -64,7 +64,9 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
             st.sh.shutdown.notify_one();
             Reply::Ok
         }
-        "lastsave" => Reply::Int((st.sh.writer.state.last_flush_ms.load(Ordering::Relaxed) / 1000) as i64),
+        "lastsave" => {
+            Reply::Int((st.sh.writer.state.last_flush_ms.load(Ordering::Relaxed) / 1000) as i64)
+        }
         "role" => Reply::Array(vec![
             Reply::bulk("master"),
             Reply::Int(st.sh.writer.state.end.load(Ordering::Acquire) as i64),
@@ -223,7 +225,7 @@ fn config(st: &mut ConnState, args: &[Bytes]) -> Reply {
             }
             Reply::Map(pairs)
         }
-        "set" if args.len() >= 4 && args.len() % 2 == 0 => {
+        "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
             for pair in args[2..].chunks(2) {
                 let k = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
                 let v = String::from_utf8_lossy(&pair[1]).into_owned();
@@ -236,17 +238,31 @@ fn config(st: &mut ConnState, args: &[Bytes]) -> Reply {
         }
         "resetstat" if args.len() == 2 => {
             let s = &st.sh.stats;
-            for c in [&s.commands, &s.connections, &s.rejected, &s.hits, &s.misses, &s.net_in, &s.net_out] {
+            for c in [
+                &s.commands,
+                &s.connections,
+                &s.rejected,
+                &s.hits,
+                &s.misses,
+                &s.net_in,
+                &s.net_out,
+            ] {
                 c.store(0, Ordering::Relaxed);
             }
             Reply::Ok
         }
-        "rewrite" => Reply::err("ERR CONFIG REWRITE is not supported: edit the config file (see config/durakv.toml)"),
+        "rewrite" => Reply::err(
+            "ERR CONFIG REWRITE is not supported: edit the config file (see config/durakv.toml)",
+        ),
         "help" => Reply::Array(
-            ["CONFIG GET <pattern>", "CONFIG SET <name> <value>", "CONFIG RESETSTAT"]
-                .iter()
-                .map(|s| Reply::Simple(s.to_string()))
-                .collect(),
+            [
+                "CONFIG GET <pattern>",
+                "CONFIG SET <name> <value>",
+                "CONFIG RESETSTAT",
+            ]
+            .iter()
+            .map(|s| Reply::Simple(s.to_string()))
+            .collect(),
         ),
         "get" | "set" | "resetstat" => Reply::err(format!(
             "ERR wrong number of arguments for 'config|{sub}' command"
@@ -292,9 +308,20 @@ fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
         "list" => {
             let mut ids: Option<Vec<u64>> = None;
             if args.len() >= 4 && eq_ignore_case(&args[2], "ID") {
-                ids = Some(args[3..].iter().filter_map(|a| parse_i64(a)).map(|v| v as u64).collect());
+                ids = Some(
+                    args[3..]
+                        .iter()
+                        .filter_map(|a| parse_i64(a))
+                        .map(|v| v as u64)
+                        .collect(),
+                );
             }
-            let clients = st.sh.clients.lock().map(|c| c.values().cloned().collect::<Vec<_>>()).unwrap_or_default();
+            let clients = st
+                .sh
+                .clients
+                .lock()
+                .map(|c| c.values().cloned().collect::<Vec<_>>())
+                .unwrap_or_default();
             let mut clients = clients;
             clients.sort_by_key(|c| c.id);
             let mut out = String::new();
@@ -310,10 +337,17 @@ fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
         "kill" => client_kill(st, &args[2..]),
         "setinfo" | "no-evict" | "no-touch" | "reply" => Reply::Ok,
         "help" => Reply::Array(
-            ["CLIENT ID", "CLIENT SETNAME <name>", "CLIENT GETNAME", "CLIENT LIST", "CLIENT KILL ID <id>", "CLIENT KILL <ip:port>"]
-                .iter()
-                .map(|s| Reply::Simple(s.to_string()))
-                .collect(),
+            [
+                "CLIENT ID",
+                "CLIENT SETNAME <name>",
+                "CLIENT GETNAME",
+                "CLIENT LIST",
+                "CLIENT KILL ID <id>",
+                "CLIENT KILL <ip:port>",
+            ]
+            .iter()
+            .map(|s| Reply::Simple(s.to_string()))
+            .collect(),
         ),
         _ => Reply::err(errors::unknown_subcommand(&args[1], "CLIENT")),
     }
@@ -341,7 +375,7 @@ fn client_kill(st: &ConnState, a: &[Bytes]) -> Reply {
         }
         return Reply::err("ERR No such client");
     }
-    if a.is_empty() || a.len() % 2 != 0 {
+    if a.is_empty() || !a.len().is_multiple_of(2) {
         return Reply::err(errors::SYNTAX);
     }
     let mut skipme = true;
@@ -380,7 +414,12 @@ fn command_info(c: &commands::CommandSpec) -> Reply {
     Reply::Array(vec![
         Reply::bulk(c.name),
         Reply::Int(c.arity as i64),
-        Reply::Set(c.flags.iter().map(|f| Reply::Simple(f.to_string())).collect()),
+        Reply::Set(
+            c.flags
+                .iter()
+                .map(|f| Reply::Simple(f.to_string()))
+                .collect(),
+        ),
         Reply::Int(c.first_key as i64),
         Reply::Int(c.last_key as i64),
         Reply::Int(c.step as i64),
@@ -405,7 +444,11 @@ fn command(_st: &mut ConnState, args: &[Bytes]) -> Reply {
             Reply::Array(
                 args[2..]
                     .iter()
-                    .map(|n| commands::lookup(n).map(command_info).unwrap_or(Reply::NilArray))
+                    .map(|n| {
+                        commands::lookup(n)
+                            .map(command_info)
+                            .unwrap_or(Reply::NilArray)
+                    })
                     .collect(),
             )
         }
@@ -413,7 +456,10 @@ fn command(_st: &mut ConnState, args: &[Bytes]) -> Reply {
             let wanted: Vec<&commands::CommandSpec> = if args.len() == 2 {
                 COMMANDS.iter().collect()
             } else {
-                args[2..].iter().filter_map(|n| commands::lookup(n)).collect()
+                args[2..]
+                    .iter()
+                    .filter_map(|n| commands::lookup(n))
+                    .collect()
             };
             Reply::Map(
                 wanted
@@ -422,7 +468,13 @@ fn command(_st: &mut ConnState, args: &[Bytes]) -> Reply {
                         (
                             Reply::bulk(c.name),
                             Reply::Map(vec![
-                                (Reply::bulk("summary"), Reply::bulk(format!("{} (durakv)", c.name.to_ascii_uppercase()))),
+                                (
+                                    Reply::bulk("summary"),
+                                    Reply::bulk(format!(
+                                        "{} (durakv)",
+                                        c.name.to_ascii_uppercase()
+                                    )),
+                                ),
                                 (Reply::bulk("since"), Reply::bulk("1.0.0")),
                                 (Reply::bulk("group"), Reply::bulk("generic")),
                             ]),
@@ -440,7 +492,11 @@ fn command(_st: &mut ConnState, args: &[Bytes]) -> Reply {
             if c.first_key <= 0 {
                 return Reply::err("ERR The command has no key arguments");
             }
-            let last = if c.last_key < 0 { cmd.len() as i32 + c.last_key } else { c.last_key };
+            let last = if c.last_key < 0 {
+                cmd.len() as i32 + c.last_key
+            } else {
+                c.last_key
+            };
             let mut out = Vec::new();
             let mut i = c.first_key;
             while i <= last && (i as usize) < cmd.len() {
@@ -455,7 +511,10 @@ fn command(_st: &mut ConnState, args: &[Bytes]) -> Reply {
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]
 fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
-    let Some(cursor) = std::str::from_utf8(&args[1]).ok().and_then(|s| s.parse::<u64>().ok()) else {
+    let Some(cursor) = std::str::from_utf8(&args[1])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
         return Reply::err(errors::INVALID_CURSOR);
     };
     let mut count = 10usize;
@@ -484,7 +543,13 @@ fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
     let from = if cursor == 0 {
         Vec::new()
     } else {
-        match st.sh.cursors.lock().ok().and_then(|c| c.get(cursor).cloned()) {
+        match st
+            .sh
+            .cursors
+            .lock()
+            .ok()
+            .and_then(|c| c.get(cursor).cloned())
+        {
             Some((db, k)) if db == st.db => k,
             // A cursor this server never gave out (or forgot): the scan is over.
             _ => return Reply::Array(vec![Reply::bulk("0"), Reply::Array(vec![])]),
@@ -492,12 +557,23 @@ fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
     };
     let ctx = read_ctx(st);
     let res = tokio::task::block_in_place(|| {
-        keys::scan_step(&ctx, &from, count, pattern.as_deref(), type_filter.as_deref())
+        keys::scan_step(
+            &ctx,
+            &from,
+            count,
+            pattern.as_deref(),
+            type_filter.as_deref(),
+        )
     });
     match res {
         Ok((keys, next)) => {
             let next_id = match next {
-                Some(k) => st.sh.cursors.lock().map(|mut c| c.put(st.db, k)).unwrap_or(0),
+                Some(k) => st
+                    .sh
+                    .cursors
+                    .lock()
+                    .map(|mut c| c.put(st.db, k))
+                    .unwrap_or(0),
                 None => 0,
             };
             Reply::Array(vec![Reply::bulk(next_id.to_string()), Reply::Array(keys)])

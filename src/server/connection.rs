@@ -95,7 +95,12 @@ async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> 
             return Ok(());
         }
         st.sh.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
-        let max_bulk = st.sh.config.runtime.proto_max_bulk_len.load(Ordering::Relaxed);
+        let max_bulk = st
+            .sh
+            .config
+            .runtime
+            .proto_max_bulk_len
+            .load(Ordering::Relaxed);
         let mut batch: Vec<Command> = Vec::new();
         let mut proto_err = None;
         loop {
@@ -121,7 +126,10 @@ async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> 
             return Ok(());
         }
         if !wbuf.is_empty() {
-            st.sh.stats.net_out.fetch_add(wbuf.len() as u64, Ordering::Relaxed);
+            st.sh
+                .stats
+                .net_out
+                .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
             sock.write_all(&wbuf).await?;
             wbuf.clear();
         }
@@ -240,7 +248,12 @@ pub fn read_ctx(st: &ConnState) -> ReadCtx<'_> {
         db: st.db,
         now: now_ms(),
         expire_sink: Some(&st.sh.writer as &dyn ExpireSink),
-        max_bulk_len: st.sh.config.runtime.proto_max_bulk_len.load(Ordering::Relaxed),
+        max_bulk_len: st
+            .sh
+            .config
+            .runtime
+            .proto_max_bulk_len
+            .load(Ordering::Relaxed),
         counts: st.sh.writer.state.counts(),
     }
 }

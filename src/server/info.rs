@@ -45,7 +45,11 @@ pub fn render(st: &ConnState, args: &[Bytes]) -> String {
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map(|pages| pages * 4096)
         .unwrap_or(0)
 }
@@ -138,7 +142,11 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
             let counts = w.counts();
             for (db, c) in counts.iter().enumerate().take(DATABASES) {
                 if c.keys > 0 {
-                    let _ = write!(o, "db{db}:keys={},expires={},avg_ttl=0\r\n", c.keys, c.expires);
+                    let _ = write!(
+                        o,
+                        "db{db}:keys={},expires={},avg_ttl=0\r\n",
+                        c.keys, c.expires
+                    );
                 }
             }
         }

@@ -108,7 +108,10 @@ pub async fn serve(
     let listener = TcpListener::bind(&addr)
         .await
         .map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(config.fixed.port);
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(config.fixed.port);
     tracing::info!(%addr, "ready to accept connections");
     let shared = Arc::new(Shared {
         config,

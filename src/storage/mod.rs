@@ -132,7 +132,8 @@ impl Storage {
     pub fn flush(&self) -> Result<(), StorageError> {
         let cfs = [self.cf(CF_META), self.cf(CF_DATA), self.cf(CF_EXPIRE)];
         let refs: Vec<&Arc<BoundColumnFamily>> = cfs.iter().collect();
-        self.db.flush_cfs_opt(&refs, &rocksdb::FlushOptions::default())
+        self.db
+            .flush_cfs_opt(&refs, &rocksdb::FlushOptions::default())
             .map_err(self.err("flush"))
     }
 
