@@ -13,6 +13,7 @@ mod common;
 mod corruption;
 mod differential;
 mod durability;
+mod expiry;
 mod keys;
 mod protocol;
 mod server_cmds;
