@@ -106,6 +106,9 @@ pub struct Flags {
     /// Log level filter for tracing (e.g. info, debug) [default: info]
     #[arg(long)]
     pub loglevel: Option<String>,
+    /// Threads serving client connections, each with its own event loop [default: 2]
+    #[arg(long)]
+    pub io_threads: Option<usize>,
 }
 
 /// The config file: the same keys as the flags, kebab-case.
@@ -125,6 +128,7 @@ pub struct FileConfig {
     pub block_cache_bytes: Option<u64>,
     pub flush_interval_secs: Option<u64>,
     pub loglevel: Option<String>,
+    pub io_threads: Option<usize>,
 }
 
 /// Settings fixed at start-up.
@@ -136,6 +140,7 @@ pub struct StaticConfig {
     pub block_cache_bytes: u64,
     pub flush_interval_secs: u64,
     pub loglevel: String,
+    pub io_threads: usize,
     pub config_file: Option<PathBuf>,
 }
 
@@ -216,7 +221,6 @@ pub const COMPAT_KEYS: &[(&str, &str)] = &[
     ("replica-read-only", "yes"),
     ("slave-read-only", "yes"),
     ("protected-mode", "no"),
-    ("io-threads", "1"),
     ("enable-debug-command", "no"),
     ("loglevel", "notice"),
 ];
@@ -269,6 +273,11 @@ impl Config {
                     .loglevel
                     .or(file.loglevel)
                     .unwrap_or_else(|| "info".into()),
+                io_threads: flags
+                    .io_threads
+                    .or(file.io_threads)
+                    .unwrap_or(2)
+                    .clamp(1, 64),
                 config_file: flags.config,
             },
             runtime: RuntimeConfig {
@@ -386,7 +395,7 @@ impl Config {
                     *g = Some(value.to_string()).filter(|p| !p.is_empty());
                 }
             }
-            "port" | "bind" | "dir" | "block-cache-bytes" | "flush-interval-secs" => {
+            "port" | "bind" | "dir" | "block-cache-bytes" | "flush-interval-secs" | "io-threads" => {
                 return Err(format!(
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
                 ))

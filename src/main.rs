@@ -40,9 +40,9 @@ fn run(config: Arc<Config>) -> anyhow::Result<()> {
         config.fixed.block_cache_bytes as usize,
     )?);
     let (writer, thread) = durakv::writer::start(storage.clone(), config.clone())?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    // The accept loop and signals; connections run on the I/O threads (server::serve).
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .thread_name("durakv-net")
         .build()
         .map_err(|e| anyhow::anyhow!("starting the tokio runtime: {e}"))?;
     rt.block_on(durakv::server::serve(config, storage, writer))?;

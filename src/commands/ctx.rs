@@ -29,7 +29,8 @@ pub struct ReadCtx<'a> {
     /// `None` on a replica: it never expires keys itself, it only hides them.
     pub expire_sink: Option<&'a dyn ExpireSink>,
     pub max_bulk_len: u64,
-    pub counts: [DbCounts; DATABASES],
+    /// Keys in `db` as of the last group commit (DBSIZE).
+    pub db_keys: u64,
 }
 
 impl ReadCtx<'_> {

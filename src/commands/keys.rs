@@ -291,7 +291,7 @@ pub fn randomkey(ctx: &ReadCtx, _args: &[Bytes]) -> ExecResult<Reply> {
 }
 
 pub fn dbsize(ctx: &ReadCtx, _args: &[Bytes]) -> ExecResult<Reply> {
-    Ok(Reply::Int(ctx.counts[ctx.db as usize].keys as i64))
+    Ok(Reply::Int(ctx.db_keys as i64))
 }
 
 fn flush_mode_ok(args: &[Bytes]) -> bool {

@@ -184,6 +184,12 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     index.get(s).copied()
 }
 
+/// Position of `spec` in [`COMMANDS`] (for cheap bookkeeping such as CLIENT LIST's cmd=).
+pub fn table_index(spec: &'static CommandSpec) -> usize {
+    (spec as *const CommandSpec as usize - COMMANDS.as_ptr() as usize)
+        / std::mem::size_of::<CommandSpec>()
+}
+
 // Argument helpers shared by the command files.
 
 /// Parses an integer the way Redis' string2ll does: no spaces, no '+', no leading zeros.

@@ -273,7 +273,10 @@ fn config(st: &mut ConnState, args: &[Bytes]) -> Reply {
 
 fn client_line(c: &super::ClientHandle, now: u64) -> String {
     let name = c.name.lock().map(|n| n.clone()).unwrap_or_default();
-    let cmd = c.last_cmd.lock().map(|n| n.clone()).unwrap_or_default();
+    let cmd = match c.last_cmd.load(Ordering::Relaxed) {
+        0 => "NULL",
+        i => COMMANDS.get(i - 1).map(|s| s.name).unwrap_or("NULL"),
+    };
     format!(
         "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
         c.id,
@@ -556,15 +559,13 @@ fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
         }
     };
     let ctx = read_ctx(st);
-    let res = tokio::task::block_in_place(|| {
-        keys::scan_step(
-            &ctx,
-            &from,
-            count,
-            pattern.as_deref(),
-            type_filter.as_deref(),
-        )
-    });
+    let res = keys::scan_step(
+        &ctx,
+        &from,
+        count,
+        pattern.as_deref(),
+        type_filter.as_deref(),
+    );
     match res {
         Ok((keys, next)) => {
             let next_id = match next {

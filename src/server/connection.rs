@@ -52,7 +52,7 @@ pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
         created_ms: now_ms(),
         name: Default::default(),
         db: Default::default(),
-        last_cmd: std::sync::Mutex::new("NULL".into()),
+        last_cmd: Default::default(),
         last_active_ms: now_ms().into(),
         resp: 2.into(),
         killed: false.into(),
@@ -152,6 +152,11 @@ async fn run_batch(
         }
         st.sh.stats.commands.fetch_add(1, Ordering::Relaxed);
         let spec = commands::lookup(&args[0]);
+        if let Some(s) = spec {
+            st.client
+                .last_cmd
+                .store(commands::table_index(s) + 1, Ordering::Relaxed);
+        }
         let early = match spec {
             None => Some(Reply::err(errors::unknown_command(&args[0], &args[1..]))),
             Some(s) if !s.arity_ok(args.len()) => Some(Reply::err(errors::wrong_arity(s.name))),
@@ -169,13 +174,7 @@ async fn run_batch(
         flush_writes(st, &mut pending, wbuf).await;
         let reply = match (early, spec) {
             (Some(r), _) => r,
-            (None, Some(s)) => {
-                if let Ok(mut l) = st.client.last_cmd.lock() {
-                    l.clear();
-                    l.push_str(s.name);
-                }
-                exec_other(st, s.exec, &args).await
-            }
+            (None, Some(s)) => exec_other(st, s.exec, &args).await,
             (None, None) => Reply::err("ERR internal: no command"),
         };
         if !st.close || st.resp3 || !reply.is_error() {
@@ -198,12 +197,6 @@ async fn flush_writes(st: &mut ConnState, pending: &mut Vec<Command>, wbuf: &mut
     }
     let n = pending.len();
     let cmds = std::mem::take(pending);
-    if let Some(last) = cmds.last() {
-        if let Ok(mut l) = st.client.last_cmd.lock() {
-            l.clear();
-            l.push_str(&String::from_utf8_lossy(&last[0]).to_ascii_lowercase());
-        }
-    }
     let rx = st.sh.writer.submit(st.db, cmds);
     match rx.await {
         Ok(replies) => {
@@ -223,12 +216,9 @@ async fn exec_other(st: &mut ConnState, exec: Exec, args: &[Bytes]) -> Reply {
     match exec {
         Exec::Read(f) => {
             let ctx = read_ctx(st);
-            let slow = commands::eq_ignore_case(&args[0], "keys");
-            let result = if slow {
-                tokio::task::block_in_place(|| f(&ctx, args))
-            } else {
-                f(&ctx, args)
-            };
+            // Runs on this connection's I/O thread; KEYS over a large keyspace blocks the
+            // other connections of this thread while it runs, as it blocks Redis.
+            let result = f(&ctx, args);
             match result {
                 Ok(r) => {
                     count_hit(st, &args[0], &r);
@@ -254,7 +244,7 @@ pub fn read_ctx(st: &ConnState) -> ReadCtx<'_> {
             .runtime
             .proto_max_bulk_len
             .load(Ordering::Relaxed),
-        counts: st.sh.writer.state.counts(),
+        db_keys: st.sh.writer.state.counts[st.db as usize * 2].load(Ordering::Relaxed),
     }
 }
 

@@ -28,7 +28,8 @@ pub struct ClientHandle {
     pub created_ms: u64,
     pub name: Mutex<String>,
     pub db: AtomicU8,
-    pub last_cmd: Mutex<String>,
+    /// Index + 1 into the command table of the last command run (0: none yet).
+    pub last_cmd: std::sync::atomic::AtomicUsize,
     pub last_active_ms: AtomicU64,
     pub resp: AtomicU8,
     pub killed: AtomicBool,
@@ -127,6 +128,8 @@ pub async fn serve(
         shutting_down: AtomicBool::new(false),
         port,
     });
+    let workers = start_io_threads(&shared)?;
+    let mut next_worker = 0usize;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| anyhow::anyhow!("installing SIGTERM handler: {e}"))?;
     loop {
@@ -134,8 +137,14 @@ pub async fn serve(
             acc = listener.accept() => {
                 match acc {
                     Ok((sock, peer)) => {
-                        let sh = shared.clone();
-                        tokio::spawn(async move { connection::run(sh, sock, peer).await });
+                        // Hand the socket to an I/O thread, round-robin.
+                        match sock.into_std() {
+                            Ok(std_sock) => {
+                                let _ = workers[next_worker % workers.len()].send((std_sock, peer));
+                                next_worker = next_worker.wrapping_add(1);
+                            }
+                            Err(e) => tracing::warn!(error = %e, "could not hand over a connection"),
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "accept failed");
@@ -149,10 +158,49 @@ pub async fn serve(
         }
     }
     shared.shutting_down.store(true, Ordering::SeqCst);
+    drop(workers);
     tracing::info!("shutting down: syncing the log and flushing storage");
     let w = shared.writer.clone();
     tokio::task::spawn_blocking(move || w.shutdown())
         .await
         .map_err(|e| anyhow::anyhow!("writer shutdown: {e}"))?;
     Ok(())
+}
+
+type NewConn = (std::net::TcpStream, SocketAddr);
+
+/// Starts `io-threads` OS threads, each running its own single-threaded tokio runtime, and
+/// returns the channels that hand them accepted sockets. A connection lives on one thread for
+/// its whole life: no work stealing, no cross-thread wake-ups on the read/reply path (the
+/// shape Redis' own I/O threads and Kvrocks' workers have).
+fn start_io_threads(
+    shared: &Arc<Shared>,
+) -> anyhow::Result<Vec<tokio::sync::mpsc::UnboundedSender<NewConn>>> {
+    let n = shared.config.fixed.io_threads.max(1);
+    let mut senders = Vec::with_capacity(n);
+    for i in 0..n {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<NewConn>();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| anyhow::anyhow!("starting I/O runtime {i}: {e}"))?;
+        let sh = shared.clone();
+        std::thread::Builder::new()
+            .name(format!("durakv-io-{i}"))
+            .spawn(move || {
+                rt.block_on(async move {
+                    while let Some((sock, peer)) = rx.recv().await {
+                        match tokio::net::TcpStream::from_std(sock) {
+                            Ok(sock) => {
+                                tokio::spawn(connection::run(sh.clone(), sock, peer));
+                            }
+                            Err(e) => tracing::warn!(error = %e, "could not register a connection"),
+                        }
+                    }
+                });
+            })
+            .map_err(|e| anyhow::anyhow!("spawning I/O thread {i}: {e}"))?;
+        senders.push(tx);
+    }
+    Ok(senders)
 }

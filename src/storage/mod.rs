@@ -17,8 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rocksdb::{
-    BlockBasedOptions, BoundColumnFamily, Cache, ColumnFamilyDescriptor, DBWithThreadMode,
-    IteratorMode, MultiThreaded, Options, WriteBatch, WriteOptions,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options,
+    WriteBatch, WriteOptions, DB,
 };
 
 pub use entry::{Entry, ValueType};
@@ -35,7 +35,9 @@ const META_COUNTS: &[u8] = b"counts:";
 
 pub const DATABASES: usize = 16;
 
-type Db = DBWithThreadMode<MultiThreaded>;
+// The single-threaded mode only means column families are not created at run time; reads
+// and writes are thread-safe, and handles are plain references (no lock per lookup).
+type Db = DB;
 
 #[derive(Debug, thiserror::Error)]
 #[error("rocksdb {what} in {path}: {source}")]
@@ -102,7 +104,7 @@ impl Storage {
         }
     }
 
-    pub fn cf(&self, name: &str) -> Arc<BoundColumnFamily<'_>> {
+    pub fn cf(&self, name: &str) -> &ColumnFamily {
         // The three families are created at open; a missing one is a programming error.
         self.db
             .cf_handle(name)
@@ -131,9 +133,8 @@ impl Storage {
     /// disk catches up with memory.
     pub fn flush(&self) -> Result<(), StorageError> {
         let cfs = [self.cf(CF_META), self.cf(CF_DATA), self.cf(CF_EXPIRE)];
-        let refs: Vec<&Arc<BoundColumnFamily>> = cfs.iter().collect();
         self.db
-            .flush_cfs_opt(&refs, &rocksdb::FlushOptions::default())
+            .flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())
             .map_err(self.err("flush"))
     }
 

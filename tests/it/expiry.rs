@@ -18,7 +18,7 @@ fn untouched_keys_expire_in_the_background_and_stay_gone_after_restart() {
     let mut srv = Server::start(&["--appendfsync", "always"]);
     let mut con = srv.client();
     for i in 0..300 {
-        run(&mut con, &["SET", &format!("short:{i}"), "v", "PX", "150"]);
+        run(&mut con, &["SET", &format!("short:{i}"), "v", "PX", "3000"]);
     }
     for i in 0..20 {
         run(&mut con, &["SET", &format!("long:{i}"), "v", "EX", "3600"]);
