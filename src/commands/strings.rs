@@ -91,6 +91,17 @@ enum Ttl {
     Keep,
 }
 
+/// EX / PX / EXAT / PXAT: the unit in ms and whether the time is absolute.
+fn time_option(a: &[u8]) -> Option<(i64, bool)> {
+    match a.to_ascii_uppercase().as_slice() {
+        b"EX" => Some((1000, false)),
+        b"PX" => Some((1, false)),
+        b"EXAT" => Some((1000, true)),
+        b"PXAT" => Some((1, true)),
+        _ => None,
+    }
+}
+
 /// Converts a relative or absolute time argument into an absolute ms, or the invalid-expire
 /// error for the named command.
 fn expire_at_ms(
@@ -151,20 +162,7 @@ pub fn set(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
             get = true;
         } else if eq_ignore_case(a, "KEEPTTL") && ttl_free {
             ttl = Ttl::Keep;
-        } else if ttl_free
-            && has_next
-            && (eq_ignore_case(a, "EX")
-                || eq_ignore_case(a, "PX")
-                || eq_ignore_case(a, "EXAT")
-                || eq_ignore_case(a, "PXAT"))
-        {
-            let upper = a.to_ascii_uppercase();
-            let (unit, abs) = match upper.as_slice() {
-                b"EX" => (1000, false),
-                b"PX" => (1, false),
-                b"EXAT" => (1000, true),
-                _ => (1, true),
-            };
+        } else if let (true, true, Some((unit, abs))) = (ttl_free, has_next, time_option(a)) {
             ttl = Ttl::At(try_reply!(expire_at_ms(
                 ctx,
                 &args[i + 1],
@@ -259,19 +257,7 @@ pub fn getex(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
         }
         if eq_ignore_case(a, "PERSIST") {
             persist = true;
-        } else if i + 1 < args.len()
-            && (eq_ignore_case(a, "EX")
-                || eq_ignore_case(a, "PX")
-                || eq_ignore_case(a, "EXAT")
-                || eq_ignore_case(a, "PXAT"))
-        {
-            let upper = a.to_ascii_uppercase();
-            let (unit, abs) = match upper.as_slice() {
-                b"EX" => (1000, false),
-                b"PX" => (1, false),
-                b"EXAT" => (1000, true),
-                _ => (1, true),
-            };
+        } else if let (true, Some((unit, abs))) = (i + 1 < args.len(), time_option(a)) {
             time = Some((&args[i + 1], unit, abs));
             i += 1;
         } else {
