@@ -16,5 +16,6 @@ mod durability;
 mod expiry;
 mod keys;
 mod protocol;
+mod retention;
 mod server_cmds;
 mod strings;
