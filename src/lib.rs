@@ -9,8 +9,10 @@
 //! - [`writer`]: the single writer thread (group commit, fsync policy, replay);
 //! - [`protocol`]: RESP parsing and encoding;
 //! - [`server`]: connections, connection commands, INFO;
+//! - [`checkpoint`]: CHECKPOINT EXPORT (consistent copies that start as a server);
 //! - [`config`]: flags, config file, CONFIG GET/SET.
 
+pub mod checkpoint;
 pub mod commands;
 pub mod config;
 pub mod log;

@@ -175,7 +175,20 @@ pub fn start(
 ) -> Result<(WriterHandle, std::thread::JoinHandle<()>), StartError> {
     let log_dir = config.fixed.dir.join("log");
     let stored_replid = storage.replid()?;
-    let replid = stored_replid.unwrap_or_else(ReplId::random);
+    let mut replid = stored_replid.unwrap_or_else(ReplId::random);
+    let has_log = log_dir.exists() && !crate::log::list_segments(&log_dir)?.is_empty();
+    let checkpoint_offset = storage.applied_offset()?;
+    if !has_log && checkpoint_offset > LogOffset::ZERO {
+        // A data dir made from a checkpoint (CHECKPOINT EXPORT, BGSAVE): the data stands at
+        // its offset and has no log. Its future differs from the node it was taken from, so
+        // it gets a new history.
+        replid = ReplId::random();
+        std::fs::create_dir_all(&log_dir)
+            .map_err(|e| LogError::io("create log dir", &log_dir, e))?;
+        let seg_bytes = config.runtime.log_segment_bytes.load(Ordering::Relaxed);
+        Log::create_fresh(&log_dir, seg_bytes, replid, checkpoint_offset)?;
+        tracing::info!(offset = %checkpoint_offset, replid = %replid, "data dir restored from a checkpoint: new log starts at its offset under a new replid");
+    }
     let seg_bytes = config.runtime.log_segment_bytes.load(Ordering::Relaxed);
     let (mut log, report) = Log::open(&log_dir, seg_bytes, replid)?;
     let mut truncated_note = None;
@@ -187,7 +200,6 @@ pub fn start(
         truncated_note = Some(msg);
     }
     let applied = storage.applied_offset()?;
-    let mut replid = replid;
     if applied > log.end() {
         // Power cut: RocksDB persisted state beyond the log's fsynced end. The data is ahead of
         // the log, so the log restarts at the applied offset under a new history.

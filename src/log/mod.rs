@@ -226,7 +226,8 @@ impl Log {
         Ok(())
     }
 
-    fn create_fresh(
+    /// Starts a new, empty log whose first record will have offset `base`.
+    pub fn create_fresh(
         dir: &Path,
         segment_bytes: u64,
         replid: ReplId,

@@ -92,6 +92,7 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
             }
         }
         "eval" | "evalsha" => Reply::err(errors::NO_SCRIPTS),
+        "checkpoint" => checkpoint(st, args).await,
         _ => Reply::err(errors::unknown_command(&args[0], &args[1..])),
     }
 }
@@ -580,5 +581,20 @@ fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
             Reply::Array(vec![Reply::bulk(next_id.to_string()), Reply::Array(keys)])
         }
         Err(e) => Reply::err(format!("ERR storage: {e}")),
+    }
+}
+
+/// CHECKPOINT EXPORT <dir>: replies with the checkpoint's log offset. Runs on the blocking
+/// pool so the connection's I/O thread keeps serving others.
+async fn checkpoint(st: &mut ConnState, args: &[Bytes]) -> Reply {
+    if !eq_ignore_case(&args[1], "EXPORT") {
+        return Reply::err(errors::unknown_subcommand(&args[1], "CHECKPOINT"));
+    }
+    let dir = std::path::PathBuf::from(String::from_utf8_lossy(&args[2]).into_owned());
+    let storage = st.sh.storage.clone();
+    match tokio::task::spawn_blocking(move || crate::checkpoint::export(&storage, &dir)).await {
+        Ok(Ok(m)) => Reply::Int(m.offset as i64),
+        Ok(Err(e)) => Reply::err(format!("ERR {e}")),
+        Err(e) => Reply::err(format!("ERR checkpoint task failed: {e}")),
     }
 }

@@ -251,6 +251,45 @@ impl Storage {
         Ok(out)
     }
 
+    /// Writes a consistent RocksDB checkpoint into `target` (which must not exist): memtables
+    /// are flushed atomically first, so the checkpoint carries the applied offset it covers.
+    pub fn checkpoint(&self, target: &Path) -> Result<(), StorageError> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)
+            .and_then(|c| c.create_checkpoint(target))
+            .map_err(|source| StorageError {
+                what: "checkpoint",
+                path: target.display().to_string(),
+                source,
+            })
+    }
+
+    /// The applied offset and replid stored in a RocksDB directory (a checkpoint), read
+    /// without modifying it. A checkpoint's offset comes from its own meta, never from the
+    /// live counter.
+    pub fn read_node_state(path: &Path) -> Result<(LogOffset, Option<ReplId>), StorageError> {
+        let err = |source| StorageError {
+            what: "open read-only",
+            path: path.display().to_string(),
+            source,
+        };
+        let db = DB::open_cf_for_read_only(
+            &Options::default(),
+            path,
+            [CF_META, CF_DATA, CF_EXPIRE],
+            false,
+        )
+        .map_err(err)?;
+        let Some(meta) = db.cf_handle(CF_META) else {
+            return Ok((LogOffset::ZERO, None));
+        };
+        let off = db.get_cf(meta, META_APPLIED).map_err(err)?;
+        let id = db.get_cf(meta, META_REPLID).map_err(err)?;
+        Ok((
+            LogOffset(off.map(|v| read_u64(&v)).unwrap_or(0)),
+            id.and_then(|v| ReplId::parse(&v)),
+        ))
+    }
+
     /// Size of the live SST files plus memtables, for INFO memory/persistence.
     pub fn disk_bytes(&self) -> u64 {
         let cf = self.cf(CF_DATA);
