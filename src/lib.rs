@@ -17,6 +17,7 @@ pub mod commands;
 pub mod config;
 pub mod log;
 pub mod protocol;
+pub mod restore;
 pub mod server;
 pub mod storage;
 pub mod types;

@@ -295,43 +295,17 @@ impl Writer {
         Ok(())
     }
 
-    /// Applies one logged command (replay now; replicas later). Returns the database the next
-    /// command of the record applies to.
     fn apply_logged(&mut self, db: u8, args: &[Bytes]) -> Result<u8, StartError> {
-        if commands::eq_ignore_case(&args[0], "SELECT") {
-            if let Some(n) = args.get(1).and_then(|a| commands::parse_i64(a)) {
-                if (0..DATABASES as i64).contains(&n) {
-                    return Ok(n as u8);
-                }
-            }
-        }
-        let Some(spec) = commands::lookup(&args[0]) else {
-            tracing::warn!(cmd = %String::from_utf8_lossy(&args[0]), "unknown command in log record, skipped");
-            return Ok(db);
-        };
-        if let Exec::Write(f) = spec.exec {
-            let max = self
-                .config
-                .runtime
-                .proto_max_bulk_len
-                .load(Ordering::Relaxed);
-            let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, None, max);
-            f(&mut ctx, args)?;
-        }
-        Ok(db)
+        let max = self
+            .config
+            .runtime
+            .proto_max_bulk_len
+            .load(Ordering::Relaxed);
+        Ok(apply_logged(&self.storage, &mut self.group, db, args, max)?)
     }
 
     fn commit_batch(&mut self, applied: LogOffset) -> Result<(), crate::storage::StorageError> {
-        let mut batch = std::mem::take(&mut self.group.batch);
-        for db in 0..DATABASES {
-            if self.group.counts_dirty[db] {
-                self.storage
-                    .put_counts(&mut batch, db as u8, self.group.counts[db]);
-            }
-        }
-        self.storage.put_applied_offset(&mut batch, applied);
-        self.group.reset();
-        self.storage.write(batch)
+        commit_applied(&self.storage, &mut self.group, applied)
     }
 
     fn run(mut self, rx: mpsc::Receiver<WriterMsg>) {
@@ -687,4 +661,49 @@ impl Writer {
         }
         tracing::info!(end = %self.log.end(), "writer stopped: log synced, storage flushed");
     }
+}
+
+/// Applies one logged command with the clock off (replay, point-in-time restore; replicas
+/// later). Returns the database the next command of the record applies to.
+pub fn apply_logged(
+    storage: &Storage,
+    group: &mut GroupState,
+    db: u8,
+    args: &[Bytes],
+    max_bulk_len: u64,
+) -> Result<u8, crate::storage::StorageError> {
+    if commands::eq_ignore_case(&args[0], "SELECT") {
+        if let Some(n) = args.get(1).and_then(|a| commands::parse_i64(a)) {
+            if (0..DATABASES as i64).contains(&n) {
+                return Ok(n as u8);
+            }
+        }
+    }
+    let Some(spec) = commands::lookup(&args[0]) else {
+        tracing::warn!(cmd = %String::from_utf8_lossy(&args[0]), "unknown command in log record, skipped");
+        return Ok(db);
+    };
+    if let Exec::Write(f) = spec.exec {
+        let mut ctx = WriteCtx::new(storage, group, db, None, max_bulk_len);
+        f(&mut ctx, args)?;
+    }
+    Ok(db)
+}
+
+/// Writes the group's batch with the key counts it changed and the applied offset it covers,
+/// in one atomic RocksDB write.
+pub fn commit_applied(
+    storage: &Storage,
+    group: &mut GroupState,
+    applied: LogOffset,
+) -> Result<(), crate::storage::StorageError> {
+    let mut batch = std::mem::take(&mut group.batch);
+    for db in 0..DATABASES {
+        if group.counts_dirty[db] {
+            storage.put_counts(&mut batch, db as u8, group.counts[db]);
+        }
+    }
+    storage.put_applied_offset(&mut batch, applied);
+    group.reset();
+    storage.write(batch)
 }

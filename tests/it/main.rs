@@ -17,6 +17,7 @@ mod durability;
 mod expiry;
 mod keys;
 mod protocol;
+mod restore;
 mod retention;
 mod server_cmds;
 mod strings;
