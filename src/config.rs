@@ -109,6 +109,12 @@ pub struct Flags {
     /// Threads serving client connections, each with its own event loop [default: 2]
     #[arg(long)]
     pub io_threads: Option<usize>,
+    /// Where BGSAVE writes its timestamped checkpoints [default: <dir>/backups]
+    #[arg(long)]
+    pub backup_dir: Option<PathBuf>,
+    /// How many BGSAVE checkpoints to keep; older ones are deleted [default: 3]
+    #[arg(long)]
+    pub backup_keep: Option<usize>,
 }
 
 /// The config file: the same keys as the flags, kebab-case.
@@ -129,6 +135,8 @@ pub struct FileConfig {
     pub flush_interval_secs: Option<u64>,
     pub loglevel: Option<String>,
     pub io_threads: Option<usize>,
+    pub backup_dir: Option<PathBuf>,
+    pub backup_keep: Option<usize>,
 }
 
 /// Settings fixed at start-up.
@@ -141,6 +149,8 @@ pub struct StaticConfig {
     pub flush_interval_secs: u64,
     pub loglevel: String,
     pub io_threads: usize,
+    pub backup_dir: PathBuf,
+    pub backup_keep: usize,
     pub config_file: Option<PathBuf>,
 }
 
@@ -246,6 +256,11 @@ impl Config {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        let dir = flags
+            .dir
+            .clone()
+            .or(file.dir.clone())
+            .unwrap_or_else(|| PathBuf::from("./data"));
         let appendfsync = flags
             .appendfsync
             .or(file.appendfsync)
@@ -257,10 +272,12 @@ impl Config {
                     .bind
                     .or(file.bind)
                     .unwrap_or_else(|| "127.0.0.1".into()),
-                dir: flags
-                    .dir
-                    .or(file.dir)
-                    .unwrap_or_else(|| PathBuf::from("./data")),
+                backup_dir: flags
+                    .backup_dir
+                    .or(file.backup_dir)
+                    .unwrap_or_else(|| dir.join("backups")),
+                backup_keep: flags.backup_keep.or(file.backup_keep).unwrap_or(3).max(1),
+                dir,
                 block_cache_bytes: flags
                     .block_cache_bytes
                     .or(file.block_cache_bytes)
@@ -395,7 +412,8 @@ impl Config {
                     *g = Some(value.to_string()).filter(|p| !p.is_empty());
                 }
             }
-            "port" | "bind" | "dir" | "block-cache-bytes" | "flush-interval-secs" | "io-threads" => {
+            "port" | "bind" | "dir" | "block-cache-bytes" | "flush-interval-secs" | "io-threads"
+            | "backup-dir" | "backup-keep" => {
                 return Err(format!(
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
                 ))

@@ -168,6 +168,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("role", 1, C, 0, 0, 0, Exec::Conn),
     cmd!("reset", 1, C, 0, 0, 0, Exec::Conn),
     cmd!("checkpoint", 3, A, 0, 0, 0, Exec::Conn),
+    cmd!("bgsave", -1, A, 0, 0, 0, Exec::Conn),
 ];
 
 /// Looks a command up by name, case-insensitively.

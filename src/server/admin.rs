@@ -64,9 +64,8 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
             st.sh.shutdown.notify_one();
             Reply::Ok
         }
-        "lastsave" => {
-            Reply::Int((st.sh.writer.state.last_flush_ms.load(Ordering::Relaxed) / 1000) as i64)
-        }
+        "bgsave" => bgsave(st),
+        "lastsave" => Reply::Int((st.sh.last_save_ms.load(Ordering::Relaxed) / 1000) as i64),
         "role" => Reply::Array(vec![
             Reply::bulk("master"),
             Reply::Int(st.sh.writer.state.end.load(Ordering::Acquire) as i64),
@@ -593,8 +592,64 @@ async fn checkpoint(st: &mut ConnState, args: &[Bytes]) -> Reply {
     let dir = std::path::PathBuf::from(String::from_utf8_lossy(&args[2]).into_owned());
     let storage = st.sh.storage.clone();
     match tokio::task::spawn_blocking(move || crate::checkpoint::export(&storage, &dir)).await {
-        Ok(Ok(m)) => Reply::Int(m.offset as i64),
+        Ok(Ok(m)) => {
+            st.sh.last_save_ms.store(now_ms(), Ordering::Relaxed);
+            Reply::Int(m.offset as i64)
+        }
         Ok(Err(e)) => Reply::err(format!("ERR {e}")),
         Err(e) => Reply::err(format!("ERR checkpoint task failed: {e}")),
+    }
+}
+
+/// BGSAVE [SCHEDULE]: a checkpoint into a new `backup-<ms>` directory under `backup-dir`, in
+/// the background, keeping the newest `backup-keep`. Like Redis, it answers at once.
+fn bgsave(st: &mut ConnState) -> Reply {
+    let sh = st.sh.clone();
+    if sh.bgsave_in_progress.swap(true, Ordering::SeqCst) {
+        return Reply::err("ERR Background save already in progress");
+    }
+    tokio::task::spawn_blocking(move || {
+        let root = sh.config.fixed.backup_dir.clone();
+        let target = root.join(format!("backup-{:020}", now_ms()));
+        let ok = match crate::checkpoint::export(&sh.storage, &target) {
+            Ok(m) => {
+                tracing::info!(dir = %target.display(), offset = m.offset, "BGSAVE done");
+                prune_backups(&root, sh.config.fixed.backup_keep);
+                sh.last_save_ms.store(now_ms(), Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "BGSAVE failed");
+                false
+            }
+        };
+        sh.last_bgsave_ok.store(ok, Ordering::Relaxed);
+        sh.bgsave_in_progress.store(false, Ordering::SeqCst);
+    });
+    Reply::Simple("Background saving started".into())
+}
+
+/// Deletes all but the newest `keep` `backup-*` directories (names sort by time).
+fn prune_backups(root: &std::path::Path, keep: usize) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let mut dirs: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .map(|n| n.starts_with("backup-"))
+                .unwrap_or(false)
+        })
+        .collect();
+    dirs.sort();
+    let excess = dirs.len().saturating_sub(keep);
+    for d in &dirs[..excess] {
+        match std::fs::remove_dir_all(d) {
+            Ok(()) => tracing::info!(dir = %d.display(), "old backup deleted (backup-keep)"),
+            Err(e) => tracing::warn!(dir = %d.display(), error = %e, "could not delete old backup"),
+        }
     }
 }

@@ -90,6 +90,10 @@ pub struct Shared {
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
     pub port: u16,
+    /// Last successful BGSAVE / CHECKPOINT EXPORT, ms (server start until the first one).
+    pub last_save_ms: AtomicU64,
+    pub bgsave_in_progress: AtomicBool,
+    pub last_bgsave_ok: AtomicBool,
 }
 
 impl Shared {
@@ -127,6 +131,9 @@ pub async fn serve(
         shutdown: Notify::new(),
         shutting_down: AtomicBool::new(false),
         port,
+        last_save_ms: AtomicU64::new(now_ms()),
+        bgsave_in_progress: AtomicBool::new(false),
+        last_bgsave_ok: AtomicBool::new(true),
     });
     let workers = start_io_threads(&shared)?;
     let mut next_worker = 0usize;

@@ -88,3 +88,63 @@ fn export_under_writes_then_start_from_it() {
         Value::BulkString(b"restore".to_vec())
     );
 }
+
+#[test]
+fn bgsave_keeps_the_newest_backups_and_lastsave_moves() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let root = out.path().join("backups");
+    let srv = Server::start(&[
+        "--backup-dir",
+        root.to_str().unwrap_or(""),
+        "--backup-keep",
+        "2",
+    ]);
+    let mut con = srv.client();
+    let count_backups = || {
+        std::fs::read_dir(&root)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().join("MANIFEST.json").exists())
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    for round in 1..=3 {
+        run(&mut con, &["SET", "round", &round.to_string()]);
+        assert_eq!(
+            run(&mut con, &["BGSAVE"]),
+            Value::SimpleString("Background saving started".into())
+        );
+        wait_until(
+            std::time::Duration::from_secs(20),
+            "BGSAVE to finish",
+            || {
+                info_field(&mut con, "persistence", "rdb_bgsave_in_progress").as_deref()
+                    == Some("0")
+                    && count_backups() >= round.min(2)
+            },
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(count_backups(), 2, "backup-keep 2");
+    assert_eq!(
+        info_field(&mut con, "persistence", "rdb_last_bgsave_status").as_deref(),
+        Some("ok")
+    );
+    let lastsave = run_as::<i64>(&mut con, &["LASTSAVE"]);
+    assert!(lastsave as u64 >= now_secs() - 60);
+    // The newest backup starts as a server holding the last round's write.
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .expect("backups")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    let newest = dirs.last().expect("a backup").clone();
+    let restored = Server::start_in(&newest, &[]);
+    let mut rc = restored.client();
+    assert_eq!(
+        run(&mut rc, &["GET", "round"]),
+        Value::BulkString(b"3".to_vec())
+    );
+}
