@@ -199,7 +199,7 @@ pub fn start(
         tracing::warn!("{msg}");
         truncated_note = Some(msg);
     }
-    let applied = storage.applied_offset()?;
+    let applied = checkpoint_offset;
     if applied > log.end() {
         // Power cut: RocksDB persisted state beyond the log's fsynced end. The data is ahead of
         // the log, so the log restarts at the applied offset under a new history.
