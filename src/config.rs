@@ -455,11 +455,6 @@ pub fn parse_memory(v: &str) -> Option<u64> {
     num.parse::<u64>().ok()?.checked_mul(mul)
 }
 
-/// Redis-style glob match (for CONFIG GET patterns and KEYS/SCAN MATCH).
-pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
-    crate::commands::glob::matches(pattern, s, nocase)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,10 +14,6 @@ pub struct LogOffset(pub u64);
 impl LogOffset {
     pub const ZERO: LogOffset = LogOffset(0);
 
-    pub fn get(self) -> u64 {
-        self.0
-    }
-
     pub fn advance(self, bytes: u64) -> LogOffset {
         LogOffset(self.0 + bytes)
     }

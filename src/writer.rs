@@ -41,6 +41,9 @@ const RETENTION_EVERY: Duration = Duration::from_secs(10);
 
 pub type Command = Vec<Bytes>;
 
+/// A write command as the connection resolved it: its handler and its arguments.
+pub type WriteCommand = (commands::WriteFn, Command);
+
 /// A job's reply channel and the replies computed for it, sent once the group is committed.
 type PendingReply = (oneshot::Sender<Vec<Reply>>, Vec<Reply>);
 
@@ -48,7 +51,7 @@ pub enum WriterMsg {
     /// Consecutive write commands of one client, executed in order in database `db`.
     Job {
         db: u8,
-        cmds: Vec<Command>,
+        cmds: Vec<WriteCommand>,
         reply: oneshot::Sender<Vec<Reply>>,
     },
     /// A reader saw `key` expired: delete it (after re-checking) and log the DEL.
@@ -114,7 +117,7 @@ pub struct WriterHandle {
 impl WriterHandle {
     /// Submits a job; the reply arrives once the job's records are durable per policy and
     /// applied.
-    pub fn submit(&self, db: u8, cmds: Vec<Command>) -> oneshot::Receiver<Vec<Reply>> {
+    pub fn submit(&self, db: u8, cmds: Vec<WriteCommand>) -> oneshot::Receiver<Vec<Reply>> {
         let (tx, rx) = oneshot::channel();
         // If the writer is gone the receiver errors, which the caller reports.
         let _ = self.tx.send(WriterMsg::Job {
@@ -376,22 +379,18 @@ impl Writer {
     }
 
     /// Executes one client's commands, appending their records to the group.
-    fn exec_job(&mut self, db: u8, cmds: &[Command], now: u64) -> Vec<Reply> {
+    fn exec_job(&mut self, db: u8, cmds: &[WriteCommand], now: u64) -> Vec<Reply> {
         let mut replies = Vec::with_capacity(cmds.len());
         let max = self
             .config
             .runtime
             .proto_max_bulk_len
             .load(Ordering::Relaxed);
-        for args in cmds {
+        for (f, args) in cmds {
             if let Some(r) = self.poisoned_reply() {
                 replies.push(r);
                 continue;
             }
-            let Some(Exec::Write(f)) = commands::lookup(&args[0]).map(|s| s.exec) else {
-                replies.push(Reply::err("ERR internal: not a write command"));
-                continue;
-            };
             let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
             let result = f(&mut ctx, args);
             let effects = std::mem::take(&mut ctx.effects);

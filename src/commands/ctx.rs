@@ -28,7 +28,6 @@ pub struct ReadCtx<'a> {
     pub now: u64,
     /// `None` on a replica: it never expires keys itself, it only hides them.
     pub expire_sink: Option<&'a dyn ExpireSink>,
-    pub max_bulk_len: u64,
     /// Keys in `db` as of the last group commit (DBSIZE).
     pub db_keys: u64,
 }

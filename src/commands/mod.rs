@@ -50,10 +50,6 @@ impl CommandSpec {
             argc >= -self.arity
         }
     }
-
-    pub fn is_write(&self) -> bool {
-        matches!(self.exec, Exec::Write(_))
-    }
 }
 
 const W: &[&str] = &["write", "denyoom"];

@@ -13,7 +13,7 @@
 //! last segment, a live reader waits for more bytes, and anywhere else it is corruption.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::format::{
@@ -268,15 +268,5 @@ impl SegmentReader {
         self.file
             .seek_relative(-(by as i64))
             .map_err(|e| LogError::io("seek segment", &self.path, e))
-    }
-
-    /// Positions the reader at an absolute file position known to hold the record at `offset`.
-    pub fn seek_raw(&mut self, pos: u64, offset: LogOffset) -> Result<(), LogError> {
-        self.file
-            .seek(SeekFrom::Start(pos))
-            .map_err(|e| LogError::io("seek segment", &self.path, e))?;
-        self.pos = pos;
-        self.next = offset;
-        Ok(())
     }
 }

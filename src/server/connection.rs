@@ -18,7 +18,7 @@ use crate::commands::ctx::{ExpireSink, ReadCtx};
 use crate::commands::{self, errors, Exec};
 use crate::protocol::{parse_request, Reply};
 use crate::types::now_ms;
-use crate::writer::Command;
+use crate::writer::{Command, WriteCommand};
 
 /// Per-connection state the connection commands change.
 pub struct ConnState {
@@ -145,7 +145,7 @@ async fn run_batch(
     wbuf: &mut BytesMut,
     sock: &mut TcpStream,
 ) -> std::io::Result<()> {
-    let mut pending: Vec<Command> = Vec::new();
+    let mut pending: Vec<WriteCommand> = Vec::new();
     for args in batch {
         if st.close {
             break;
@@ -166,8 +166,8 @@ async fn run_batch(
             _ => None,
         };
         if let (Some(s), None) = (spec, &early) {
-            if s.is_write() {
-                pending.push(args);
+            if let Exec::Write(f) = s.exec {
+                pending.push((f, args));
                 continue;
             }
         }
@@ -191,7 +191,7 @@ async fn run_batch(
 }
 
 /// Sends the pending writes as one job and appends their replies in order.
-async fn flush_writes(st: &mut ConnState, pending: &mut Vec<Command>, wbuf: &mut BytesMut) {
+async fn flush_writes(st: &mut ConnState, pending: &mut Vec<WriteCommand>, wbuf: &mut BytesMut) {
     if pending.is_empty() {
         return;
     }
@@ -238,12 +238,6 @@ pub fn read_ctx(st: &ConnState) -> ReadCtx<'_> {
         db: st.db,
         now: now_ms(),
         expire_sink: Some(&st.sh.writer as &dyn ExpireSink),
-        max_bulk_len: st
-            .sh
-            .config
-            .runtime
-            .proto_max_bulk_len
-            .load(Ordering::Relaxed),
         db_keys: st.sh.writer.state.counts[st.db as usize * 2].load(Ordering::Relaxed),
     }
 }

@@ -1,5 +1,6 @@
 //! Point-in-time restore: checkpoint + log replayed up to an exact offset lands exactly there.
 
+use std::path::Path;
 use std::process::Command;
 
 use redis::Value;
@@ -10,6 +11,24 @@ fn offset(con: &mut redis::Connection) -> u64 {
     info_field(con, "replication", "master_repl_offset")
         .and_then(|v| v.parse().ok())
         .expect("master_repl_offset")
+}
+
+/// Runs `durakv restore` from a checkpoint and a log dir up to `until_offset` into `dir`.
+fn durakv_restore(
+    ckpt: &Path,
+    log_dir: &Path,
+    until_offset: u64,
+    dir: &Path,
+) -> std::process::Output {
+    Command::new(durakv_bin())
+        .args(["restore", "--checkpoint"])
+        .arg(ckpt)
+        .arg("--log")
+        .arg(log_dir)
+        .args(["--until-offset", &until_offset.to_string(), "--dir"])
+        .arg(dir)
+        .output()
+        .expect("run durakv restore")
 }
 
 #[test]
@@ -35,15 +54,7 @@ fn restore_lands_exactly_on_the_requested_offset() {
     }
     let target_off = ends[24]; // just after k74
     let new_dir = out.path().join("restored");
-    let res = Command::new(durakv_bin())
-        .args(["restore", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--log")
-        .arg(srv.log_dir())
-        .args(["--until-offset", &target_off.to_string(), "--dir"])
-        .arg(&new_dir)
-        .output()
-        .expect("run durakv restore");
+    let res = durakv_restore(&ckpt, &srv.log_dir(), target_off, &new_dir);
     assert!(
         res.status.success(),
         "restore failed: {}",
@@ -53,15 +64,7 @@ fn restore_lands_exactly_on_the_requested_offset() {
 
     // One byte short of a record boundary is refused, and leaves no half-built dir behind.
     let bad_dir = out.path().join("bad");
-    let bad = Command::new(durakv_bin())
-        .args(["restore", "--checkpoint"])
-        .arg(&ckpt)
-        .arg("--log")
-        .arg(srv.log_dir())
-        .args(["--until-offset", &(target_off - 1).to_string(), "--dir"])
-        .arg(&bad_dir)
-        .output()
-        .expect("run durakv restore");
+    let bad = durakv_restore(&ckpt, &srv.log_dir(), target_off - 1, &bad_dir);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("cannot stop at offset"));
     assert!(!bad_dir.join("db").exists());
