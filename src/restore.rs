@@ -76,7 +76,7 @@ fn build(
             log_dir.display()
         )
     })?;
-    let mut group = GroupState::new(storage.load_counts()?);
+    let mut group = GroupState::load(&storage)?;
     let mut reached = start;
     let mut records = 0u64;
     let limit = LogOffset(u64::MAX);

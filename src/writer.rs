@@ -219,7 +219,7 @@ pub fn start(
             offset: applied,
         }));
     }
-    let counts = storage.load_counts()?;
+    let group = GroupState::load(&storage)?;
     let state = Arc::new(WriterState {
         end: AtomicU64::new(log.end().0),
         synced_end: AtomicU64::new(log.end().0),
@@ -242,7 +242,7 @@ pub fn start(
         log,
         config,
         state: state.clone(),
-        group: GroupState::new(counts),
+        group,
         records: Vec::with_capacity(1 << 20),
         last_sync: Instant::now(),
         last_expire: Instant::now(),
@@ -701,6 +701,9 @@ pub fn commit_applied(
         if group.counts_dirty[db] {
             storage.put_counts(&mut batch, db as u8, group.counts[db]);
         }
+    }
+    if group.version_dirty {
+        storage.put_next_version(&mut batch, group.next_version);
     }
     storage.put_applied_offset(&mut batch, applied);
     group.reset();

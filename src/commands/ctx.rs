@@ -8,18 +8,49 @@
 //!   is not in the log). Each command records its effect as normalised commands, which become
 //!   its log record.
 
-use std::collections::HashMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use rocksdb::WriteBatch;
 
 use super::errors::ExecResult;
-use crate::storage::{DbCounts, Entry, Storage, DATABASES};
+use crate::storage::{coll_prefix, DbCounts, Entry, Space, Storage, StorageError, DATABASES};
 use crate::types::now_ms;
 
 /// Called when a read finds an expired key, so the writer can delete (and log) it.
 pub trait ExpireSink: Sync {
     fn key_expired(&self, db: u8, key: &[u8]);
+}
+
+/// What a read command sees: the connection's view of RocksDB ([`ReadCtx`]) or, inside
+/// MULTI/EXEC and the writer's own reads, the group's view including its pending writes
+/// ([`WriteCtx`]). Read commands are written once against this trait.
+pub trait View {
+    fn db(&self) -> u8;
+    /// The clock expiry is judged by.
+    fn now(&self) -> u64;
+    /// Keys in this database as of the last group commit (DBSIZE).
+    fn db_keys(&self) -> u64;
+    /// Fixes a consistent point in time for the reads that follow (a command reading a
+    /// collection's entry and then its elements).
+    fn pin(&self) {}
+    /// The live entry for `key`; an expired one reads as missing.
+    fn get(&self, key: &[u8]) -> ExecResult<Option<Entry>>;
+    /// One element by its full element key.
+    fn elem_get(&self, space: Space, k: &[u8]) -> ExecResult<Option<Bytes>>;
+    /// Element keys in `[lo, hi)` in order (descending if `reverse`), until `f` returns false.
+    fn elem_scan(
+        &self,
+        space: Space,
+        lo: &[u8],
+        hi: &[u8],
+        reverse: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> ExecResult<()>;
+    /// Keys of this database from `from` on, in key order, expired ones included, until `f`
+    /// returns false.
+    fn scan_keys(&self, from: &[u8], f: &mut dyn FnMut(&[u8], &Entry) -> bool) -> ExecResult<()>;
 }
 
 pub struct ReadCtx<'a> {
@@ -30,12 +61,51 @@ pub struct ReadCtx<'a> {
     pub expire_sink: Option<&'a dyn ExpireSink>,
     /// Keys in `db` as of the last group commit (DBSIZE).
     pub db_keys: u64,
+    pub snap: OnceCell<rocksdb::Snapshot<'a>>,
 }
 
-impl ReadCtx<'_> {
-    /// The live entry for `key`, hiding an expired one.
-    pub fn get(&self, key: &[u8]) -> ExecResult<Option<Entry>> {
-        match self.storage.get_raw(self.db, key)? {
+impl<'a> ReadCtx<'a> {
+    pub fn new(
+        storage: &'a Storage,
+        db: u8,
+        now: u64,
+        expire_sink: Option<&'a dyn ExpireSink>,
+        db_keys: u64,
+    ) -> ReadCtx<'a> {
+        ReadCtx {
+            storage,
+            db,
+            now,
+            expire_sink,
+            db_keys,
+            snap: OnceCell::new(),
+        }
+    }
+}
+
+impl View for ReadCtx<'_> {
+    fn db(&self) -> u8 {
+        self.db
+    }
+
+    fn now(&self) -> u64 {
+        self.now
+    }
+
+    fn db_keys(&self) -> u64 {
+        self.db_keys
+    }
+
+    fn pin(&self) {
+        self.snap.get_or_init(|| self.storage.snapshot());
+    }
+
+    fn get(&self, key: &[u8]) -> ExecResult<Option<Entry>> {
+        let e = match self.snap.get() {
+            Some(s) => self.storage.get_raw_at(s, self.db, key)?,
+            None => self.storage.get_raw(self.db, key)?,
+        };
+        match e {
             Some(e) if e.is_expired(self.now) => {
                 if let Some(s) = self.expire_sink {
                     s.key_expired(self.db, key);
@@ -45,12 +115,129 @@ impl ReadCtx<'_> {
             other => Ok(other),
         }
     }
+
+    fn elem_get(&self, space: Space, k: &[u8]) -> ExecResult<Option<Bytes>> {
+        self.storage.elem_get(space, self.snap.get(), k)
+    }
+
+    fn elem_scan(
+        &self,
+        space: Space,
+        lo: &[u8],
+        hi: &[u8],
+        reverse: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> ExecResult<()> {
+        merged_scan(
+            self.storage,
+            self.snap.get(),
+            None,
+            space,
+            lo,
+            hi,
+            reverse,
+            f,
+        )
+    }
+
+    fn scan_keys(&self, from: &[u8], f: &mut dyn FnMut(&[u8], &Entry) -> bool) -> ExecResult<()> {
+        self.storage.scan_db(self.db, from, |k, e| f(k, &e))
+    }
+}
+
+/// Walks RocksDB's keys in `[lo, hi)` merged with a group's pending element writes (which win
+/// over what RocksDB holds; a pending delete hides the key).
+#[allow(clippy::too_many_arguments)]
+fn merged_scan(
+    storage: &Storage,
+    snap: Option<&rocksdb::Snapshot<'_>>,
+    overlay: Option<&BTreeMap<Vec<u8>, Option<Bytes>>>,
+    space: Space,
+    lo: &[u8],
+    hi: &[u8],
+    reverse: bool,
+    f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+) -> ExecResult<()> {
+    if lo >= hi {
+        return Ok(());
+    }
+    let mut it = storage.elem_iter(space, snap, lo, hi);
+    if reverse {
+        it.seek_to_last();
+    } else {
+        it.seek(lo);
+    }
+    let empty = BTreeMap::new();
+    let ov = overlay.unwrap_or(&empty);
+    let range = ov.range::<[u8], _>((std::ops::Bound::Included(lo), std::ops::Bound::Excluded(hi)));
+    let mut pending: Box<dyn Iterator<Item = (&Vec<u8>, &Option<Bytes>)>> = if reverse {
+        Box::new(range.rev())
+    } else {
+        Box::new(range)
+    };
+    let mut next_ov = pending.next();
+    loop {
+        let db_key = if it.valid() { it.key() } else { None };
+        let take_db = match (db_key, next_ov) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(dk), Some((ok, _))) => {
+                if dk == ok.as_slice() {
+                    // The pending write shadows the stored one.
+                    if reverse {
+                        it.prev();
+                    } else {
+                        it.next();
+                    }
+                    false
+                } else if reverse {
+                    dk > ok.as_slice()
+                } else {
+                    dk < ok.as_slice()
+                }
+            }
+        };
+        if take_db {
+            let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                break;
+            };
+            if !f(k, v) {
+                return Ok(());
+            }
+            if reverse {
+                it.prev();
+            } else {
+                it.next();
+            }
+        } else if let Some((k, v)) = next_ov {
+            if let Some(v) = v {
+                if !f(k, v) {
+                    return Ok(());
+                }
+            }
+            next_ov = pending.next();
+        }
+    }
+    it.status().map_err(|source| StorageError {
+        what: "scan elements",
+        path: String::new(),
+        source,
+    })
 }
 
 /// Per-group state kept by the writer across the commands of one group commit.
 pub struct GroupState {
     pub batch: WriteBatch,
     overlay: HashMap<(u8, Bytes), Option<Entry>>,
+    /// Pending element writes per space, so commands later in the group read them.
+    elems: [BTreeMap<Vec<u8>, Option<Bytes>>; 2],
+    /// The next collection version; persisted with the batch when it moved.
+    pub next_version: u64,
+    pub version_dirty: bool,
+    /// When set, every key written is recorded in `touched` (for WATCH and blocked clients).
+    pub track_touches: bool,
+    pub touched: Vec<(u8, Bytes)>,
     pub counts: [DbCounts; DATABASES],
     pub counts_dirty: [bool; DATABASES],
     /// Databases emptied earlier in this group: RocksDB still holds their old keys until the
@@ -60,10 +247,23 @@ pub struct GroupState {
 }
 
 impl GroupState {
-    pub fn new(counts: [DbCounts; DATABASES]) -> GroupState {
+    /// The writer's starting state: key counts and the version counter as stored.
+    pub fn load(storage: &Storage) -> Result<GroupState, StorageError> {
+        Ok(GroupState::new(
+            storage.load_counts()?,
+            storage.next_version()?,
+        ))
+    }
+
+    pub fn new(counts: [DbCounts; DATABASES], next_version: u64) -> GroupState {
         GroupState {
             batch: WriteBatch::default(),
             overlay: HashMap::new(),
+            elems: [BTreeMap::new(), BTreeMap::new()],
+            next_version,
+            version_dirty: false,
+            track_touches: false,
+            touched: Vec::new(),
             counts,
             counts_dirty: [false; DATABASES],
             flushed: [false; DATABASES],
@@ -75,6 +275,9 @@ impl GroupState {
     pub fn reset(&mut self) {
         self.batch = WriteBatch::default();
         self.overlay.clear();
+        self.elems[0].clear();
+        self.elems[1].clear();
+        self.version_dirty = false;
         self.counts_dirty = [false; DATABASES];
         self.flushed = [false; DATABASES];
         self.expired_keys = 0;
@@ -95,6 +298,34 @@ pub struct WriteCtx<'a> {
     /// The normalised commands this command's record will carry.
     pub effects: Vec<Vec<Bytes>>,
     pub max_bulk_len: u64,
+    /// True when a blocking command (BLPOP, BZPOPMIN, ...) may park its client: a plain
+    /// client call. False inside MULTI, on replay, and when the writer retries a parked
+    /// client (then the command answers as its non-blocking form would).
+    pub may_block: bool,
+    /// Set by a blocking command that found nothing to pop and may block: the writer parks
+    /// the client on these keys until one is written or the timeout passes.
+    pub block: Option<Block>,
+}
+
+/// What a parked client waits for.
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub keys: Vec<Bytes>,
+    /// 0 = forever.
+    pub timeout_ms: u64,
+}
+
+/// Parses a blocking command's timeout (seconds, fractions allowed) as Redis does.
+pub fn parse_timeout(b: &[u8]) -> Result<u64, crate::protocol::Reply> {
+    let bad = || crate::protocol::Reply::err("ERR timeout is not a float or out of range");
+    let secs = super::parse_f64(b).ok_or_else(bad)?;
+    if !secs.is_finite() || secs > 1e12 {
+        return Err(bad());
+    }
+    if secs < 0.0 {
+        return Err(crate::protocol::Reply::err("ERR timeout is negative"));
+    }
+    Ok((secs * 1000.0).ceil() as u64)
 }
 
 impl<'a> WriteCtx<'a> {
@@ -112,6 +343,8 @@ impl<'a> WriteCtx<'a> {
             now,
             effects: Vec::new(),
             max_bulk_len,
+            may_block: false,
+            block: None,
         }
     }
 
@@ -159,9 +392,57 @@ impl<'a> WriteCtx<'a> {
         }
     }
 
+    fn touch(&mut self, key: &[u8]) {
+        if self.group.track_touches {
+            self.group
+                .touched
+                .push((self.db, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// A version no collection on this node has used.
+    pub fn new_version(&mut self) -> u64 {
+        let v = self.group.next_version;
+        self.group.next_version += 1;
+        self.group.version_dirty = true;
+        v
+    }
+
+    /// Range-deletes the elements of `old` unless `new` is the same collection.
+    fn drop_elements(&mut self, key: &[u8], old: &Entry, new: Option<&Entry>) {
+        let Some(m) = old.coll() else { return };
+        if m.size == 0 {
+            return;
+        }
+        if let Some(n) = new.and_then(|n| n.coll()) {
+            if n.version == m.version {
+                return;
+            }
+        }
+        let prefix = coll_prefix(self.db, key, m.version);
+        self.storage
+            .batch_drop_collection(&mut self.group.batch, &prefix);
+    }
+
+    pub fn elem_put(&mut self, space: Space, k: Vec<u8>, v: Bytes) {
+        self.storage
+            .batch_put_elem(&mut self.group.batch, space, &k, &v);
+        self.group.elems[space as usize].insert(k, Some(v));
+    }
+
+    pub fn elem_del(&mut self, space: Space, k: Vec<u8>) {
+        self.storage
+            .batch_delete_elem(&mut self.group.batch, space, &k);
+        self.group.elems[space as usize].insert(k, None);
+    }
+
     /// Stores `entry` under `key`, keeping the expire index and the key counts in step.
     pub fn put(&mut self, key: &[u8], entry: Entry) -> ExecResult<()> {
         let old = self.raw(key)?;
+        self.touch(key);
+        if let Some(o) = &old {
+            self.drop_elements(key, o, Some(&entry));
+        }
         let db = self.db;
         let c = &mut self.group.counts[db as usize];
         match &old {
@@ -196,6 +477,8 @@ impl<'a> WriteCtx<'a> {
         let Some(old) = self.raw(key)? else {
             return Ok(false);
         };
+        self.touch(key);
+        self.drop_elements(key, &old, None);
         let db = self.db;
         let c = &mut self.group.counts[db as usize];
         c.keys = c.keys.saturating_sub(1);
@@ -222,6 +505,10 @@ impl<'a> WriteCtx<'a> {
         // storage reads for unseen keys be answered by the flag below.
         self.group.overlay.retain(|(d, _), _| *d != db);
         self.group.flushed[db as usize] = true;
+        if self.group.track_touches {
+            // An empty key stands for "every key of this database".
+            self.group.touched.push((db, Bytes::new()));
+        }
     }
 
     /// Records a normalised command for this command's log record.
@@ -232,5 +519,99 @@ impl<'a> WriteCtx<'a> {
     /// Logs the command as it was received (for commands that are deterministic as they are).
     pub fn log_verbatim(&mut self, args: &[Bytes]) {
         self.effects.push(args.to_vec());
+    }
+}
+
+impl View for WriteCtx<'_> {
+    fn db(&self) -> u8 {
+        self.db
+    }
+
+    fn now(&self) -> u64 {
+        // Applying the log: nothing expires by the clock.
+        self.now.unwrap_or(0)
+    }
+
+    fn db_keys(&self) -> u64 {
+        self.group.counts[self.db as usize].keys
+    }
+
+    fn get(&self, key: &[u8]) -> ExecResult<Option<Entry>> {
+        let k = (self.db, Bytes::copy_from_slice(key));
+        let e = match self.group.overlay.get(&k) {
+            Some(e) => e.clone(),
+            None if self.group.flushed[self.db as usize] => None,
+            None => self.storage.get_raw(self.db, key)?,
+        };
+        Ok(match (e, self.now) {
+            (Some(e), Some(now)) if e.is_expired(now) => None,
+            (e, _) => e,
+        })
+    }
+
+    fn elem_get(&self, space: Space, k: &[u8]) -> ExecResult<Option<Bytes>> {
+        match self.group.elems[space as usize].get(k) {
+            Some(v) => Ok(v.clone()),
+            None => self.storage.elem_get(space, None, k),
+        }
+    }
+
+    fn elem_scan(
+        &self,
+        space: Space,
+        lo: &[u8],
+        hi: &[u8],
+        reverse: bool,
+        f: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> ExecResult<()> {
+        let ov = &self.group.elems[space as usize];
+        merged_scan(self.storage, None, Some(ov), space, lo, hi, reverse, f)
+    }
+
+    fn scan_keys(&self, from: &[u8], f: &mut dyn FnMut(&[u8], &Entry) -> bool) -> ExecResult<()> {
+        let db = self.db;
+        // The group's own writes in this database, in key order.
+        let mut pending: BTreeMap<&[u8], &Option<Entry>> = self
+            .group
+            .overlay
+            .iter()
+            .filter(|((d, k), _)| *d == db && k.as_ref() >= from)
+            .map(|((_, k), e)| (k.as_ref(), e))
+            .collect();
+        let mut stop = false;
+        if !self.group.flushed[db as usize] {
+            self.storage.scan_db(db, from, |k, e| {
+                while let Some((&pk, _)) = pending.first_key_value() {
+                    if pk >= k {
+                        break;
+                    }
+                    if let Some((pk, Some(pe))) = pending.pop_first() {
+                        if !f(pk, pe) {
+                            stop = true;
+                            return false;
+                        }
+                    }
+                }
+                let cont = match pending.remove(k) {
+                    Some(Some(pe)) => f(k, pe),
+                    Some(None) => true,
+                    None => f(k, &e),
+                };
+                if !cont {
+                    stop = true;
+                }
+                cont
+            })?;
+        }
+        if !stop {
+            for (k, e) in pending {
+                if let Some(e) = e {
+                    if !f(k, e) {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::ctx::{ReadCtx, WriteCtx};
+use super::ctx::{View, WriteCtx};
 use super::errors::{self, ExecResult};
 use super::{eq_ignore_case, glob, int_arg};
 use crate::protocol::Reply;
@@ -28,7 +28,7 @@ pub fn del(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     Ok(Reply::Int(n))
 }
 
-pub fn exists(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
+pub fn exists(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
     let mut n = 0;
     for k in &args[1..] {
         if ctx.get(k)?.is_some() {
@@ -38,7 +38,7 @@ pub fn exists(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
     Ok(Reply::Int(n))
 }
 
-pub fn type_(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
+pub fn type_(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
     Ok(Reply::Simple(match ctx.get(&args[1])? {
         Some(e) => e.kind.name().to_string(),
         None => "none".to_string(),
@@ -197,7 +197,7 @@ pub fn persist(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     }
 }
 
-fn ttl_generic(ctx: &ReadCtx, key: &[u8], f: impl Fn(u64) -> i64) -> ExecResult<Reply> {
+fn ttl_generic(ctx: &dyn View, key: &[u8], f: impl Fn(u64) -> i64) -> ExecResult<Reply> {
     Ok(Reply::Int(match ctx.get(key)? {
         None => -2,
         Some(e) if e.expire_at == 0 => -1,
@@ -205,32 +205,33 @@ fn ttl_generic(ctx: &ReadCtx, key: &[u8], f: impl Fn(u64) -> i64) -> ExecResult<
     }))
 }
 
-pub fn ttl(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
-    let now = ctx.now;
+pub fn ttl(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
+    let now = ctx.now();
     ttl_generic(ctx, &args[1], |at| {
         ((at.saturating_sub(now) + 500) / 1000) as i64
     })
 }
 
-pub fn pttl(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
-    let now = ctx.now;
+pub fn pttl(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
+    let now = ctx.now();
     ttl_generic(ctx, &args[1], |at| at.saturating_sub(now) as i64)
 }
 
-pub fn expiretime(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
+pub fn expiretime(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
     ttl_generic(ctx, &args[1], |at| (at / 1000) as i64)
 }
 
-pub fn pexpiretime(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
+pub fn pexpiretime(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
     ttl_generic(ctx, &args[1], |at| at as i64)
 }
 
-pub fn keys(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
+pub fn keys(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
     let pat = &args[1];
     let all = pat.as_ref() == b"*";
     let mut out = Vec::new();
-    ctx.storage.scan_db(ctx.db, b"", |k, e| {
-        if !e.is_expired(ctx.now) && (all || glob::matches(pat, k, false)) {
+    let now = ctx.now();
+    ctx.scan_keys(b"", &mut |k, e| {
+        if !e.is_expired(now) && (all || glob::matches(pat, k, false)) {
             out.push(Reply::Bulk(Bytes::copy_from_slice(k)));
         }
         true
@@ -241,7 +242,7 @@ pub fn keys(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
 /// One SCAN step: up to `count` keys visited from `from`, filtered. Returns the matching keys
 /// and the key to continue from (None when the database is exhausted).
 pub fn scan_step(
-    ctx: &ReadCtx,
+    ctx: &dyn View,
     from: &[u8],
     count: usize,
     pattern: Option<&[u8]>,
@@ -250,13 +251,14 @@ pub fn scan_step(
     let mut out = Vec::new();
     let mut visited = 0;
     let mut next = None;
-    ctx.storage.scan_db(ctx.db, from, |k, e| {
+    let now = ctx.now();
+    ctx.scan_keys(from, &mut |k, e| {
         if visited >= count {
             next = Some(k.to_vec());
             return false;
         }
         visited += 1;
-        let live = !e.is_expired(ctx.now);
+        let live = !e.is_expired(now);
         let pat_ok = pattern.map(|p| glob::matches(p, k, false)).unwrap_or(true);
         let type_ok = type_filter
             .map(|t| t.eq_ignore_ascii_case(e.kind.name().as_bytes()))
@@ -269,15 +271,16 @@ pub fn scan_step(
     Ok((out, next))
 }
 
-pub fn randomkey(ctx: &ReadCtx, _args: &[Bytes]) -> ExecResult<Reply> {
+pub fn randomkey(ctx: &dyn View, _args: &[Bytes]) -> ExecResult<Reply> {
     // Start at a random byte and wrap once: cheap, and good enough for a sample.
     let start = [(crate::types::now_ms() as u32)
         .wrapping_mul(2654435761)
         .to_be_bytes()[0]];
     for from in [&start[..], b""] {
         let mut found = None;
-        ctx.storage.scan_db(ctx.db, from, |k, e| {
-            if e.is_expired(ctx.now) {
+        let now = ctx.now();
+        ctx.scan_keys(from, &mut |k, e| {
+            if e.is_expired(now) {
                 return true;
             }
             found = Some(Bytes::copy_from_slice(k));
@@ -290,8 +293,8 @@ pub fn randomkey(ctx: &ReadCtx, _args: &[Bytes]) -> ExecResult<Reply> {
     Ok(Reply::Nil)
 }
 
-pub fn dbsize(ctx: &ReadCtx, _args: &[Bytes]) -> ExecResult<Reply> {
-    Ok(Reply::Int(ctx.db_keys as i64))
+pub fn dbsize(ctx: &dyn View, _args: &[Bytes]) -> ExecResult<Reply> {
+    Ok(Reply::Int(ctx.db_keys() as i64))
 }
 
 fn flush_mode_ok(args: &[Bytes]) -> bool {

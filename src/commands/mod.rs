@@ -4,11 +4,16 @@
 //! Reads run on the connection against RocksDB; writes run on the writer thread inside a group
 //! commit; connection commands (AUTH, SELECT, CLIENT, INFO, ...) run in server::admin.
 
+pub mod coll;
 pub mod ctx;
 pub mod errors;
 pub mod glob;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
+pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -16,10 +21,10 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use crate::protocol::Reply;
-use ctx::{ReadCtx, WriteCtx};
+use ctx::{View, WriteCtx};
 use errors::ExecResult;
 
-pub type ReadFn = fn(&ReadCtx, &[Bytes]) -> ExecResult<Reply>;
+pub type ReadFn = fn(&dyn View, &[Bytes]) -> ExecResult<Reply>;
 pub type WriteFn = fn(&mut WriteCtx, &[Bytes]) -> ExecResult<Reply>;
 
 #[derive(Clone, Copy)]
@@ -30,6 +35,7 @@ pub enum Exec {
     Conn,
 }
 
+#[derive(Clone, Copy)]
 pub struct CommandSpec {
     pub name: &'static str,
     /// Redis convention: N = exactly N arguments including the name, -N = at least N.
@@ -52,17 +58,18 @@ impl CommandSpec {
     }
 }
 
-const W: &[&str] = &["write", "denyoom"];
-const WF: &[&str] = &["write", "denyoom", "fast"];
-const WD: &[&str] = &["write", "fast"];
-const R: &[&str] = &["readonly"];
-const RF: &[&str] = &["readonly", "fast"];
+pub const W: &[&str] = &["write", "denyoom"];
+pub const WF: &[&str] = &["write", "denyoom", "fast"];
+pub const WD: &[&str] = &["write", "fast"];
+pub const R: &[&str] = &["readonly"];
+pub const RF: &[&str] = &["readonly", "fast"];
 const A: &[&str] = &["admin", "noscript", "loading", "stale"];
 const C: &[&str] = &["noscript", "loading", "stale", "fast"];
 
+#[macro_export]
 macro_rules! cmd {
     ($name:expr, $arity:expr, $flags:expr, $f:expr, $l:expr, $s:expr, $exec:expr) => {
-        CommandSpec {
+        $crate::commands::CommandSpec {
             name: $name,
             arity: $arity,
             flags: $flags,
@@ -74,7 +81,7 @@ macro_rules! cmd {
     };
 }
 
-pub static COMMANDS: &[CommandSpec] = &[
+static CORE_COMMANDS: &[CommandSpec] = &[
     // strings
     cmd!("get", 2, RF, 1, 1, 1, Exec::Read(strings::get)),
     cmd!("set", -3, W, 1, 1, 1, Exec::Write(strings::set)),
@@ -167,10 +174,32 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("bgsave", -1, A, 0, 0, 0, Exec::Conn),
 ];
 
+/// `Err(reply)` for a syntax error and friends; shared by the data type files.
+pub type ArgResult<T> = Result<T, Reply>;
+
+pub fn float_arg(b: &[u8]) -> ArgResult<f64> {
+    parse_f64(b).ok_or_else(|| Reply::err(errors::NOT_FLOAT))
+}
+
+/// Every command: the core table plus each data type's own.
+pub fn all() -> &'static [CommandSpec] {
+    static ALL: OnceLock<Vec<CommandSpec>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        [
+            CORE_COMMANDS,
+            hashes::COMMANDS,
+            lists::COMMANDS,
+            sets::COMMANDS,
+            zsets::COMMANDS,
+        ]
+        .concat()
+    })
+}
+
 /// Looks a command up by name, case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
-    let index = INDEX.get_or_init(|| COMMANDS.iter().map(|c| (c.name, c)).collect());
+    let index = INDEX.get_or_init(|| all().iter().map(|c| (c.name, c)).collect());
     if name.len() > 32 {
         return None;
     }
@@ -182,9 +211,9 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     index.get(s).copied()
 }
 
-/// Position of `spec` in [`COMMANDS`] (for cheap bookkeeping such as CLIENT LIST's cmd=).
+/// Position of `spec` in [`all`] (for cheap bookkeeping such as CLIENT LIST's cmd=).
 pub fn table_index(spec: &'static CommandSpec) -> usize {
-    (spec as *const CommandSpec as usize - COMMANDS.as_ptr() as usize)
+    (spec as *const CommandSpec as usize - all().as_ptr() as usize)
         / std::mem::size_of::<CommandSpec>()
 }
 
@@ -263,7 +292,7 @@ mod tests {
     #[test]
     fn table_names_are_unique_and_lowercase() {
         let mut seen = std::collections::HashSet::new();
-        for c in COMMANDS {
+        for c in all() {
             assert_eq!(c.name, c.name.to_ascii_lowercase());
             assert!(seen.insert(c.name), "duplicate {}", c.name);
         }

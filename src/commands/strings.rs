@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use super::ctx::{ReadCtx, WriteCtx};
+use super::ctx::{View, WriteCtx};
 use super::errors::{self, ExecResult};
 use super::{eq_ignore_case, int_arg, parse_f64, parse_i64};
 use crate::protocol::Reply;
@@ -24,7 +24,7 @@ fn as_string(e: &Option<Entry>) -> Result<Option<Bytes>, Reply> {
     }
 }
 
-pub fn get(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
+pub fn get(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
     let e = ctx.get(&args[1])?;
     Ok(match as_string(&e) {
         Ok(Some(v)) => Reply::Bulk(v),
@@ -33,7 +33,7 @@ pub fn get(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
     })
 }
 
-pub fn mget(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
+pub fn mget(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
     let mut out = Vec::with_capacity(args.len() - 1);
     for k in &args[1..] {
         out.push(match ctx.get(k)? {
@@ -44,7 +44,7 @@ pub fn mget(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
     Ok(Reply::Array(out))
 }
 
-pub fn strlen(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
+pub fn strlen(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
     let e = ctx.get(&args[1])?;
     Ok(match as_string(&e) {
         Ok(v) => Reply::Int(v.map(|v| v.len() as i64).unwrap_or(0)),
@@ -52,7 +52,7 @@ pub fn strlen(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
     })
 }
 
-pub fn getrange(ctx: &ReadCtx, args: &[Bytes]) -> ExecResult<Reply> {
+pub fn getrange(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
     let start = try_reply!(int_arg(&args[2]));
     let end = try_reply!(int_arg(&args[3]));
     let e = ctx.get(&args[1])?;

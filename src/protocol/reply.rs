@@ -20,6 +20,9 @@ pub enum Reply {
     Array(Vec<Reply>),
     Double(f64),
     Map(Vec<(Reply, Reply)>),
+    /// Pairs such as ZRANGE WITHSCORES: a flat array in RESP2, an array of 2-element arrays in
+    /// RESP3.
+    Pairs(Vec<(Reply, Reply)>),
     Set(Vec<Reply>),
     Bool(bool),
     /// Verbatim text (`=` in RESP3, bulk in RESP2), e.g. INFO and CLIENT LIST.
@@ -71,6 +74,20 @@ impl Reply {
                     header(out, b'*', pairs.len() * 2);
                 }
                 for (k, v) in pairs {
+                    k.encode(resp3, out);
+                    v.encode(resp3, out);
+                }
+            }
+            Reply::Pairs(pairs) => {
+                if resp3 {
+                    header(out, b'*', pairs.len());
+                } else {
+                    header(out, b'*', pairs.len() * 2);
+                }
+                for (k, v) in pairs {
+                    if resp3 {
+                        header(out, b'*', 2);
+                    }
                     k.encode(resp3, out);
                     v.encode(resp3, out);
                 }
@@ -200,6 +217,9 @@ mod tests {
         assert_eq!(enc(&m, false), "*2\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&m, true), "%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&Reply::Double(1.5), true), ",1.5\r\n");
+        let p = Reply::Pairs(vec![(Reply::bulk("m"), Reply::Double(2.0))]);
+        assert_eq!(enc(&p, false), "*2\r\n$1\r\nm\r\n$1\r\n2\r\n");
+        assert_eq!(enc(&p, true), "*1\r\n*2\r\n$1\r\nm\r\n,2\r\n");
         assert_eq!(enc(&Reply::Double(3.0), false), "$1\r\n3\r\n");
         assert_eq!(
             enc(&Reply::Int(i64::MIN), false),

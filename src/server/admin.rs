@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::connection::{read_ctx, ConnState};
 use super::info;
 use crate::commands::errors;
-use crate::commands::{self, eq_ignore_case, glob, keys, parse_i64, COMMANDS};
+use crate::commands::{self, eq_ignore_case, glob, keys, parse_i64};
 use crate::protocol::Reply;
 use crate::storage::DATABASES;
 use crate::types::now_ms;
@@ -275,7 +275,7 @@ fn client_line(c: &super::ClientHandle, now: u64) -> String {
     let name = c.name.lock().map(|n| n.clone()).unwrap_or_default();
     let cmd = match c.last_cmd.load(Ordering::Relaxed) {
         0 => "NULL",
-        i => COMMANDS.get(i - 1).map(|s| s.name).unwrap_or("NULL"),
+        i => commands::all().get(i - 1).map(|s| s.name).unwrap_or("NULL"),
     };
     format!(
         "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}",
@@ -435,14 +435,14 @@ fn command_info(c: &commands::CommandSpec) -> Reply {
 
 fn command(_st: &mut ConnState, args: &[Bytes]) -> Reply {
     if args.len() == 1 {
-        return Reply::Array(COMMANDS.iter().map(command_info).collect());
+        return Reply::Array(commands::all().iter().map(command_info).collect());
     }
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     match sub.as_str() {
-        "count" => Reply::Int(COMMANDS.len() as i64),
+        "count" => Reply::Int(commands::all().len() as i64),
         "info" => {
             if args.len() == 2 {
-                return Reply::Array(COMMANDS.iter().map(command_info).collect());
+                return Reply::Array(commands::all().iter().map(command_info).collect());
             }
             Reply::Array(
                 args[2..]
@@ -457,7 +457,7 @@ fn command(_st: &mut ConnState, args: &[Bytes]) -> Reply {
         }
         "docs" => {
             let wanted: Vec<&commands::CommandSpec> = if args.len() == 2 {
-                COMMANDS.iter().collect()
+                commands::all().iter().collect()
             } else {
                 args[2..]
                     .iter()
@@ -486,7 +486,12 @@ fn command(_st: &mut ConnState, args: &[Bytes]) -> Reply {
                     .collect(),
             )
         }
-        "list" => Reply::Array(COMMANDS.iter().map(|c| Reply::bulk(c.name)).collect()),
+        "list" => Reply::Array(
+            commands::all()
+                .iter()
+                .map(|c| Reply::bulk(c.name))
+                .collect(),
+        ),
         "getkeys" if args.len() >= 3 => {
             let Some(c) = commands::lookup(&args[2]) else {
                 return Reply::err("ERR Invalid command specified");

@@ -233,13 +233,13 @@ async fn exec_other(st: &mut ConnState, exec: Exec, args: &[Bytes]) -> Reply {
 }
 
 pub fn read_ctx(st: &ConnState) -> ReadCtx<'_> {
-    ReadCtx {
-        storage: &st.sh.storage,
-        db: st.db,
-        now: now_ms(),
-        expire_sink: Some(&st.sh.writer as &dyn ExpireSink),
-        db_keys: st.sh.writer.state.counts[st.db as usize * 2].load(Ordering::Relaxed),
-    }
+    ReadCtx::new(
+        &st.sh.storage,
+        st.db,
+        now_ms(),
+        Some(&st.sh.writer as &dyn ExpireSink),
+        st.sh.writer.state.counts[st.db as usize * 2].load(Ordering::Relaxed),
+    )
 }
 
 fn count_hit(st: &ConnState, name: &[u8], r: &Reply) {

@@ -10,28 +10,59 @@
 //! - `data`: one entry per key, `[db u8][key]` -> `[type u8][expire-at ms u64 LE][payload]`.
 //! - `expire`: `[db u8][expire-at ms u64 BE][key]` -> empty; the active expiry cycle walks it
 //!   in time order instead of scanning every key.
+//! - `elements`: one entry per element of a collection, under
+//!   `[db u8][key len u32 BE][key][version u64 BE][sub-key]` (see [`coll_prefix`]): hash field ->
+//!   value, set member -> empty, sorted-set member -> score, list position u64 BE -> value.
+//! - `scores`: the sorted-set score index, `[prefix][score, order-preserving u64 BE][member]`
+//!   -> empty, so ranges by score and ranks walk the index in order.
+//!
+//! A collection's version lives in its `data` entry; deleting or overwriting the collection
+//! drops the entry and range-deletes the old version's prefix in the same batch (O(1) on the
+//! request path, space reclaimed by compaction). A new collection under the same name gets a
+//! fresh version from a counter kept in `meta`, so it never sees its predecessor's elements.
 
 pub mod entry;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options,
     WriteBatch, WriteOptions, DB,
 };
 
-pub use entry::{Entry, ValueType};
+pub use entry::{CollMeta, Entry, ValueType, LIST_MIDDLE};
 
 use crate::types::{LogOffset, ReplId};
 
 pub const CF_META: &str = "meta";
 pub const CF_DATA: &str = "data";
 pub const CF_EXPIRE: &str = "expire";
+pub const CF_ELEMENTS: &str = "elements";
+pub const CF_SCORES: &str = "scores";
+const ALL_CFS: [&str; 5] = [CF_META, CF_DATA, CF_EXPIRE, CF_ELEMENTS, CF_SCORES];
+
+/// The two element key spaces a collection uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Space {
+    Elements = 0,
+    Scores = 1,
+}
+
+impl Space {
+    pub fn cf_name(self) -> &'static str {
+        match self {
+            Space::Elements => CF_ELEMENTS,
+            Space::Scores => CF_SCORES,
+        }
+    }
+}
 
 const META_APPLIED: &[u8] = b"applied_offset";
 const META_REPLID: &[u8] = b"replid";
 const META_COUNTS: &[u8] = b"counts:";
+const META_VERSION: &[u8] = b"next_version";
 
 pub const DATABASES: usize = 16;
 
@@ -84,10 +115,16 @@ impl Storage {
         data_opts.set_max_write_buffer_number(4);
         data_opts.set_memtable_prefix_bloom_ratio(0.1);
         data_opts.set_memtable_whole_key_filtering(true);
+        let mut elem_opts = opts.clone();
+        elem_opts.set_block_based_table_factory(&table);
+        elem_opts.set_write_buffer_size(16 << 20);
+        elem_opts.set_max_write_buffer_number(4);
         let cfs = vec![
             ColumnFamilyDescriptor::new(CF_META, Options::default()),
             ColumnFamilyDescriptor::new(CF_DATA, data_opts),
             ColumnFamilyDescriptor::new(CF_EXPIRE, Options::default()),
+            ColumnFamilyDescriptor::new(CF_ELEMENTS, elem_opts.clone()),
+            ColumnFamilyDescriptor::new(CF_SCORES, elem_opts),
         ];
         let db = Db::open_cf_descriptors(&opts, path, cfs).map_err(|source| StorageError {
             what: "open",
@@ -112,7 +149,7 @@ impl Storage {
     }
 
     pub fn cf(&self, name: &str) -> &ColumnFamily {
-        // The three families are created at open; a missing one is a programming error.
+        // The families are created at open; a missing one is a programming error.
         self.db
             .cf_handle(name)
             .unwrap_or_else(|| panic!("column family {name} missing"))
@@ -139,7 +176,7 @@ impl Storage {
     /// Flushes every memtable (atomically across column families) so the applied offset on
     /// disk catches up with memory.
     pub fn flush(&self) -> Result<(), StorageError> {
-        let cfs = [self.cf(CF_META), self.cf(CF_DATA), self.cf(CF_EXPIRE)];
+        let cfs = ALL_CFS.map(|n| self.cf(n));
         self.db
             .flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())
             .map_err(self.err("flush"))
@@ -186,6 +223,70 @@ impl Storage {
             }
         }
         Ok(out)
+    }
+
+    /// The next collection version to hand out (persisted with every batch that used one).
+    pub fn next_version(&self) -> Result<u64, StorageError> {
+        let v = self
+            .db
+            .get_cf(&self.cf(CF_META), META_VERSION)
+            .map_err(self.err("read version counter"))?;
+        Ok(v.map(|v| read_u64(&v)).unwrap_or(1).max(1))
+    }
+
+    pub fn put_next_version(&self, batch: &mut WriteBatch, v: u64) {
+        batch.put_cf(&self.cf(CF_META), META_VERSION, v.to_le_bytes());
+    }
+
+    /// One element of a collection, by its full element key.
+    pub fn elem_get(
+        &self,
+        space: Space,
+        snap: Option<&rocksdb::Snapshot<'_>>,
+        k: &[u8],
+    ) -> Result<Option<Bytes>, StorageError> {
+        let cf = self.cf(space.cf_name());
+        let v = match snap {
+            Some(s) => s.get_cf(&cf, k).map_err(self.err("get element"))?,
+            None => self.db.get_cf(&cf, k).map_err(self.err("get element"))?,
+        };
+        Ok(v.map(Bytes::from))
+    }
+
+    /// A raw iterator over element keys in `[lo, hi)` of `space`.
+    pub fn elem_iter(
+        &self,
+        space: Space,
+        snap: Option<&rocksdb::Snapshot<'_>>,
+        lo: &[u8],
+        hi: &[u8],
+    ) -> rocksdb::DBRawIterator<'_> {
+        let mut ro = rocksdb::ReadOptions::default();
+        ro.set_iterate_lower_bound(lo.to_vec());
+        ro.set_iterate_upper_bound(hi.to_vec());
+        if let Some(s) = snap {
+            ro.set_snapshot(s);
+        }
+        self.db.raw_iterator_cf_opt(&self.cf(space.cf_name()), ro)
+    }
+
+    /// The entry stored for `key` as of `snap`.
+    pub fn get_raw_at(
+        &self,
+        snap: &rocksdb::Snapshot<'_>,
+        db: u8,
+        key: &[u8],
+    ) -> Result<Option<Entry>, StorageError> {
+        let v = snap
+            .get_cf(&self.cf(CF_DATA), data_key(db, key))
+            .map_err(self.err("get"))?;
+        Ok(v.and_then(|v| Entry::decode(&v)))
+    }
+
+    /// A consistent view for a read that touches several keys (a collection's entry and its
+    /// elements): a group commit landing in the middle cannot tear it.
+    pub fn snapshot(&self) -> rocksdb::Snapshot<'_> {
+        self.db.snapshot()
     }
 
     pub fn put_counts(&self, batch: &mut WriteBatch, db: u8, c: DbCounts) {
@@ -272,13 +373,8 @@ impl Storage {
             path: path.display().to_string(),
             source,
         };
-        let db = DB::open_cf_for_read_only(
-            &Options::default(),
-            path,
-            [CF_META, CF_DATA, CF_EXPIRE],
-            false,
-        )
-        .map_err(err)?;
+        let cfs = DB::list_cf(&Options::default(), path).map_err(err)?;
+        let db = DB::open_cf_for_read_only(&Options::default(), path, cfs, false).map_err(err)?;
         let Some(meta) = db.cf_handle(CF_META) else {
             return Ok((LogOffset::ZERO, None));
         };
@@ -302,7 +398,7 @@ impl Storage {
 
     pub fn memtable_bytes(&self) -> u64 {
         let mut total = 0;
-        for name in [CF_META, CF_DATA, CF_EXPIRE] {
+        for name in ALL_CFS {
             total += self
                 .db
                 .property_int_value_cf(&self.cf(name), "rocksdb.cur-size-all-mem-tables")
@@ -331,11 +427,29 @@ impl Storage {
         batch.delete_cf(&self.cf(CF_EXPIRE), expire_key(db, at, key));
     }
 
+    pub fn batch_put_elem(&self, batch: &mut WriteBatch, space: Space, k: &[u8], v: &[u8]) {
+        batch.put_cf(&self.cf(space.cf_name()), k, v);
+    }
+
+    pub fn batch_delete_elem(&self, batch: &mut WriteBatch, space: Space, k: &[u8]) {
+        batch.delete_cf(&self.cf(space.cf_name()), k);
+    }
+
+    /// Drops every element of one collection version: O(1) now, reclaimed by compaction.
+    pub fn batch_drop_collection(&self, batch: &mut WriteBatch, prefix: &[u8]) {
+        let end = prefix_end(prefix);
+        for space in [Space::Elements, Space::Scores] {
+            batch.delete_range_cf(&self.cf(space.cf_name()), prefix, &end[..]);
+        }
+    }
+
     /// Range-deletes everything in database `db`: O(1) on the request path, space reclaimed by
     /// compaction.
     pub fn batch_clear_db(&self, batch: &mut WriteBatch, db: u8) {
         batch.delete_range_cf(&self.cf(CF_DATA), [db], [db + 1]);
         batch.delete_range_cf(&self.cf(CF_EXPIRE), [db], [db + 1]);
+        batch.delete_range_cf(&self.cf(CF_ELEMENTS), [db], [db + 1]);
+        batch.delete_range_cf(&self.cf(CF_SCORES), [db], [db + 1]);
     }
 }
 
@@ -352,6 +466,30 @@ pub fn expire_key(db: u8, at: u64, key: &[u8]) -> Vec<u8> {
     k.extend_from_slice(&at.to_be_bytes());
     k.extend_from_slice(key);
     k
+}
+
+/// `[db u8][key len u32 BE][key][version u64 BE]`: the length makes one key's prefix never a
+/// prefix of another key's, and the version separates successive lives of the same name.
+pub fn coll_prefix(db: u8, key: &[u8], version: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(13 + key.len() + 16);
+    k.push(db);
+    k.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    k.extend_from_slice(key);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+/// The smallest key greater than every key starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut e = prefix.to_vec();
+    while let Some(last) = e.pop() {
+        if last < 0xff {
+            e.push(last + 1);
+            return e;
+        }
+    }
+    // All 0xff: no finite successor; a longer all-0xff key bounds every realistic key.
+    vec![0xff; prefix.len() + 1]
 }
 
 fn read_u64(b: &[u8]) -> u64 {

@@ -1,0 +1,5 @@
+//! placeholder
+
+use super::CommandSpec;
+
+pub static COMMANDS: &[CommandSpec] = &[];
