@@ -36,7 +36,12 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
                 n.clear();
             }
             st.authed = st.sh.config.runtime.requirepass().is_none();
+            st.multi = None;
+            st.watch = None;
             Reply::Simple("RESET".into())
+        }
+        "multi" | "exec" | "discard" | "watch" | "unwatch" => {
+            super::multi::exec(st, name.as_str(), args).await
         }
         "select" => select(st, &args[1]),
         "auth" => auth(st, &args[1..]),
