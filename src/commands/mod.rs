@@ -119,6 +119,8 @@ static CORE_COMMANDS: &[CommandSpec] = &[
     cmd!("type", 2, RF, 1, 1, 1, Exec::Read(keys::type_)),
     cmd!("rename", 3, &["write"], 1, 2, 1, Exec::Write(keys::rename)),
     cmd!("renamenx", 3, WD, 1, 2, 1, Exec::Write(keys::renamenx)),
+    cmd!("copy", -3, W, 1, 2, 1, Exec::Write(keys::copy)),
+    cmd!("object", -2, R, 2, 2, 1, Exec::Read(keys::object)),
     cmd!("expire", -3, WD, 1, 1, 1, Exec::Write(keys::expire)),
     cmd!("pexpire", -3, WD, 1, 1, 1, Exec::Write(keys::pexpire)),
     cmd!("expireat", -3, WD, 1, 1, 1, Exec::Write(keys::expireat)),
