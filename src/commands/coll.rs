@@ -290,11 +290,7 @@ pub fn sample(v: &dyn View, c: &Coll, n: u64, _distinct: bool) -> ExecResult<Vec
     let (first, last) = (edge(false)?, edge(true)?);
     // Members often share a long prefix ("user:000123"): draw the random point in the 8 bytes
     // after the part the first and last member have in common.
-    let common = first
-        .iter()
-        .zip(&last)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let common = first.iter().zip(&last).take_while(|(a, b)| a == b).count();
     let (lo, hi) = (word(&first[common..]), word(&last[common..]));
     let mut picked = std::collections::BTreeMap::new();
     let mut tries = 0;
@@ -307,7 +303,10 @@ pub fn sample(v: &dyn View, c: &Coll, n: u64, _distinct: bool) -> ExecResult<Vec
         let mut hit = None;
         for (a, b) in [(&from[..], &end[..]), (&c.prefix[..], &from[..])] {
             v.elem_scan(Space::Elements, a, b, false, &mut |k, val| {
-                hit = Some((Bytes::copy_from_slice(&k[plen..]), Bytes::copy_from_slice(val)));
+                hit = Some((
+                    Bytes::copy_from_slice(&k[plen..]),
+                    Bytes::copy_from_slice(val),
+                ));
                 false
             })?;
             if hit.is_some() {
