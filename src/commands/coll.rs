@@ -144,6 +144,98 @@ impl Coll {
     }
 }
 
+/// Copies the value `e` of `src` (in the current database) to `dst` in database `dst_db`:
+/// strings as they are, collections element by element under a fresh version (O(N); the
+/// element keys carry the key name). Returns the entry to store at `dst`.
+pub fn copy_value(
+    ctx: &mut WriteCtx,
+    src: &[u8],
+    e: &Entry,
+    dst_db: u8,
+    dst: &[u8],
+) -> ExecResult<Entry> {
+    let Some(meta) = e.coll() else {
+        return Ok(e.clone());
+    };
+    let from = coll_prefix(ctx.db, src, meta.version);
+    let version = ctx.new_version();
+    let to = coll_prefix(dst_db, dst, version);
+    let end = prefix_end(&from);
+    for space in [Space::Elements, Space::Scores] {
+        let mut items = Vec::new();
+        ctx.elem_scan(space, &from, &end, false, &mut |k, v| {
+            items.push((k[from.len()..].to_vec(), Bytes::copy_from_slice(v)));
+            true
+        })?;
+        for (sub, v) in items {
+            let mut k = to.clone();
+            k.extend_from_slice(&sub);
+            ctx.elem_put(space, k, v);
+        }
+    }
+    Ok(Entry {
+        kind: e.kind,
+        expire_at: e.expire_at,
+        value: CollMeta { version, ..meta }.encode(e.kind),
+    })
+}
+
+/// One HSCAN/SSCAN/ZSCAN step over the collection at `key` from the full element key `from`
+/// (empty: the start): up to `count` elements visited, the matching ones as reply items, and
+/// the element key to continue from. A cursor from an older version of the key ends the scan.
+#[allow(clippy::type_complexity)]
+pub fn scan_elements(
+    v: &dyn View,
+    key: &[u8],
+    kind: ValueType,
+    from: &[u8],
+    count: usize,
+    pattern: Option<&[u8]>,
+    novalues: bool,
+) -> Found<(Vec<Reply>, Option<Vec<u8>>)> {
+    let c = match Coll::read(v, key, kind)? {
+        Ok(Some(c)) => c,
+        Ok(None) => return Ok(Ok((Vec::new(), None))),
+        Err(r) => return Ok(Err(r)),
+    };
+    let start = if from.is_empty() {
+        c.prefix.clone()
+    } else if from.starts_with(&c.prefix) {
+        from.to_vec()
+    } else {
+        return Ok(Ok((Vec::new(), None)));
+    };
+    let plen = c.prefix.len();
+    let mut out = Vec::new();
+    let mut visited = 0;
+    let mut next = None;
+    v.elem_scan(Space::Elements, &start, &c.end(), false, &mut |k, val| {
+        if visited >= count {
+            next = Some(k.to_vec());
+            return false;
+        }
+        visited += 1;
+        let sub = &k[plen..];
+        if pattern.is_some_and(|p| !super::glob::matches(p, sub, false)) {
+            return true;
+        }
+        out.push(Reply::Bulk(Bytes::copy_from_slice(sub)));
+        match kind {
+            ValueType::Hash if !novalues => out.push(Reply::Bulk(Bytes::copy_from_slice(val))),
+            ValueType::ZSet => {
+                let score = val
+                    .try_into()
+                    .map(|b: [u8; 8]| f64::from_bits(u64::from_be_bytes(b)))
+                    .unwrap_or(0.0);
+                out.push(Reply::bulk(crate::protocol::format_double(score)));
+            }
+            _ => {}
+        }
+        true
+    })?;
+    Ok(Ok((out, next)))
+}
+
 /// Redis' rule for a [start, stop] index pair over `len` elements: negative counts from the
 /// end; returns the inclusive range clamped to the collection, or None when it is empty.
 pub fn clamp_range(start: i64, stop: i64, len: u64) -> Option<(u64, u64)> {
@@ -168,6 +260,67 @@ pub fn positive_count(b: &[u8]) -> Result<u64, Reply> {
         Some(n) if n >= 0 => Ok(n as u64),
         _ => Err(Reply::err("ERR value is out of range, must be positive")),
     }
+}
+
+/// Up to `n` distinct random elements of `c` (sub-key, value). Small collections are read
+/// whole and sampled uniformly; large ones are sampled by seeking to random points between the
+/// first and last sub-key, which costs O(n) seeks instead of a full read (the sample is then
+/// only roughly uniform, as Redis' own SRANDMEMBER on large sets is).
+pub fn sample(v: &dyn View, c: &Coll, n: u64, _distinct: bool) -> ExecResult<Vec<(Bytes, Bytes)>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if c.meta.size <= 1024 || n.saturating_mul(4) >= c.meta.size {
+        let all = c.all(v)?;
+        return Ok(super::hashes::pick_random(
+            all,
+            n.min(i64::MAX as u64) as i64,
+        ));
+    }
+    let end = c.end();
+    let plen = c.prefix.len();
+    let edge = |reverse: bool| -> ExecResult<u64> {
+        let mut at = 0u64;
+        v.elem_scan(Space::Elements, &c.prefix, &end, reverse, &mut |k, _| {
+            at = word(&k[plen..]);
+            false
+        })?;
+        Ok(at)
+    };
+    let (lo, hi) = (edge(false)?, edge(true)?);
+    let mut picked = std::collections::BTreeMap::new();
+    let mut tries = 0;
+    while (picked.len() as u64) < n && tries < n * 8 + 64 {
+        tries += 1;
+        let r = lo + random_u64() % (hi - lo).saturating_add(1).max(1);
+        let mut from = c.prefix.clone();
+        from.extend_from_slice(&r.to_be_bytes());
+        let mut hit = None;
+        for (a, b) in [(&from[..], &end[..]), (&c.prefix[..], &from[..])] {
+            v.elem_scan(Space::Elements, a, b, false, &mut |k, val| {
+                hit = Some((
+                    Bytes::copy_from_slice(&k[plen..]),
+                    Bytes::copy_from_slice(val),
+                ));
+                false
+            })?;
+            if hit.is_some() {
+                break;
+            }
+        }
+        if let Some((k, val)) = hit {
+            picked.insert(k, val);
+        }
+    }
+    Ok(picked.into_iter().collect())
+}
+
+/// The first 8 bytes of `b` as a big-endian number (zero-padded).
+fn word(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    let n = b.len().min(8);
+    a[..n].copy_from_slice(&b[..n]);
+    u64::from_be_bytes(a)
 }
 
 /// Small, fast pseudo-random numbers for SRANDMEMBER, HRANDFIELD and friends; the results are

@@ -5,11 +5,12 @@
 
 use bytes::Bytes;
 
+use super::coll::copy_value;
 use super::ctx::{View, WriteCtx};
 use super::errors::{self, ExecResult};
 use super::{eq_ignore_case, glob, int_arg};
 use crate::protocol::Reply;
-use crate::storage::{Entry, DATABASES};
+use crate::storage::{Entry, ValueType, DATABASES};
 use crate::try_reply;
 
 pub fn del(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
@@ -57,14 +58,108 @@ fn rename_generic(ctx: &mut WriteCtx, args: &[Bytes], nx: bool) -> ExecResult<Re
         return Ok(Reply::Int(0));
     }
     ctx.lookup(dst)?;
+    let moved = copy_value(ctx, src, &e, ctx.db, dst)?;
     ctx.remove(src)?;
-    ctx.put(dst, e)?;
+    ctx.put(dst, moved)?;
     ctx.log(vec![
         Bytes::from_static(b"RENAME"),
         src.clone(),
         dst.clone(),
     ]);
     Ok(if nx { Reply::Int(1) } else { Reply::Ok })
+}
+
+/// COPY source destination [DB n] [REPLACE]
+pub fn copy(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
+    let (src, dst) = (&args[1], &args[2]);
+    let mut dst_db = ctx.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if eq_ignore_case(&args[i], "REPLACE") {
+            replace = true;
+            i += 1;
+        } else if eq_ignore_case(&args[i], "DB") && i + 1 < args.len() {
+            match super::parse_i64(&args[i + 1]) {
+                Some(n) if (0..DATABASES as i64).contains(&n) => dst_db = n as u8,
+                Some(_) => return Ok(Reply::err(errors::DB_INDEX)),
+                None => return Ok(Reply::err(errors::NOT_INTEGER)),
+            }
+            i += 2;
+        } else {
+            return Ok(Reply::err(errors::SYNTAX));
+        }
+    }
+    if src == dst && dst_db == ctx.db {
+        return Ok(Reply::err(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    let Some(e) = ctx.lookup(src)? else {
+        return Ok(Reply::Int(0));
+    };
+    let copied = copy_value(ctx, src, &e, dst_db, dst)?;
+    let src_db = ctx.db;
+    ctx.db = dst_db;
+    let result = (|| {
+        if ctx.lookup(dst)?.is_some() {
+            if !replace {
+                return Ok(false);
+            }
+            ctx.remove(dst)?;
+        }
+        ctx.put(dst, copied)?;
+        Ok(true)
+    })();
+    ctx.db = src_db;
+    if !result? {
+        return Ok(Reply::Int(0));
+    }
+    ctx.log_verbatim(args);
+    Ok(Reply::Int(1))
+}
+
+/// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ|HELP. Encodings are stable names by type (durakv
+/// has one representation per type, on disk).
+pub fn object(v: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    if sub == "help" {
+        return Ok(Reply::Array(
+            [
+                "OBJECT <subcommand>",
+                "ENCODING <key>",
+                "REFCOUNT <key>",
+                "IDLETIME <key>",
+                "FREQ <key>",
+            ]
+            .iter()
+            .map(|s| Reply::Simple((*s).into()))
+            .collect(),
+        ));
+    }
+    if !matches!(sub.as_str(), "encoding" | "refcount" | "idletime" | "freq") || args.len() != 3 {
+        return Ok(Reply::err(errors::unknown_subcommand(&args[1], "OBJECT")));
+    }
+    let Some(e) = v.get(&args[2])? else {
+        return Ok(Reply::Nil);
+    };
+    Ok(match sub.as_str() {
+        "encoding" => Reply::bulk(encoding_name(&e)),
+        "refcount" => Reply::Int(1),
+        _ => Reply::Int(0),
+    })
+}
+
+fn encoding_name(e: &Entry) -> &'static str {
+    match e.kind {
+        ValueType::String if super::parse_i64(&e.value).is_some() => "int",
+        ValueType::String if e.value.len() <= 44 => "embstr",
+        ValueType::String => "raw",
+        ValueType::Hash => "hashtable",
+        ValueType::List => "quicklist",
+        ValueType::Set => "hashtable",
+        ValueType::ZSet => "skiplist",
+    }
 }
 
 pub fn rename(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {

@@ -4,7 +4,7 @@
 pub mod reply;
 pub mod request;
 
-pub use reply::Reply;
+pub use reply::{format_double, Reply};
 pub use request::{parse_request, ProtocolError};
 
 /// Writes `args` as a RESP array of bulk strings: the form of every log payload and of commands

@@ -9,8 +9,9 @@ use bytes::Bytes;
 use super::connection::{read_ctx, ConnState};
 use super::info;
 use crate::commands::errors;
-use crate::commands::{self, eq_ignore_case, glob, keys, parse_i64};
+use crate::commands::{self, coll, eq_ignore_case, glob, keys, parse_i64};
 use crate::protocol::Reply;
+use crate::storage::ValueType;
 use crate::storage::DATABASES;
 use crate::types::now_ms;
 
@@ -36,7 +37,12 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
                 n.clear();
             }
             st.authed = st.sh.config.runtime.requirepass().is_none();
+            st.multi = None;
+            st.watch = None;
             Reply::Simple("RESET".into())
+        }
+        "multi" | "exec" | "discard" | "watch" | "unwatch" => {
+            super::multi::exec(st, name.as_str(), args).await
         }
         "select" => select(st, &args[1]),
         "auth" => auth(st, &args[1..]),
@@ -71,7 +77,7 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
             Reply::Int(st.sh.writer.state.end.load(Ordering::Acquire) as i64),
             Reply::Array(vec![]),
         ]),
-        "scan" => scan(st, args),
+        "scan" | "hscan" | "sscan" | "zscan" => scan(st, args),
         "function" => {
             if eq_ignore_case(&args[1], "FLUSH") {
                 Reply::Ok
@@ -519,7 +525,16 @@ fn command(_st: &mut ConnState, args: &[Bytes]) -> Reply {
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]
 fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
-    let Some(cursor) = std::str::from_utf8(&args[1])
+    // SCAN cursor ... | HSCAN/SSCAN/ZSCAN key cursor ...
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let elem_kind = match name.as_str() {
+        "hscan" => Some(ValueType::Hash),
+        "sscan" => Some(ValueType::Set),
+        "zscan" => Some(ValueType::ZSet),
+        _ => None,
+    };
+    let first_opt = if elem_kind.is_some() { 3 } else { 2 };
+    let Some(cursor) = std::str::from_utf8(&args[first_opt - 1])
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
     else {
@@ -528,8 +543,14 @@ fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
     let mut count = 10usize;
     let mut pattern = None;
     let mut type_filter = None;
-    let mut i = 2;
+    let mut novalues = false;
+    let mut i = first_opt;
     while i < args.len() {
+        if name == "hscan" && eq_ignore_case(&args[i], "NOVALUES") {
+            novalues = true;
+            i += 1;
+            continue;
+        }
         if i + 1 >= args.len() {
             return Reply::err(errors::SYNTAX);
         }
@@ -541,7 +562,7 @@ fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
             }
         } else if eq_ignore_case(&args[i], "MATCH") {
             pattern = Some(args[i + 1].clone());
-        } else if eq_ignore_case(&args[i], "TYPE") {
+        } else if eq_ignore_case(&args[i], "TYPE") && elem_kind.is_none() {
             type_filter = Some(args[i + 1].clone());
         } else {
             return Reply::err(errors::SYNTAX);
@@ -564,15 +585,27 @@ fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
         }
     };
     let ctx = read_ctx(st);
-    let res = keys::scan_step(
-        &ctx,
-        &from,
-        count,
-        pattern.as_deref(),
-        type_filter.as_deref(),
-    );
+    let res = match elem_kind {
+        None => keys::scan_step(
+            &ctx,
+            &from,
+            count,
+            pattern.as_deref(),
+            type_filter.as_deref(),
+        )
+        .map(Ok),
+        Some(kind) => coll::scan_elements(
+            &ctx,
+            &args[1],
+            kind,
+            &from,
+            count,
+            pattern.as_deref(),
+            novalues,
+        ),
+    };
     match res {
-        Ok((keys, next)) => {
+        Ok(Ok((items, next))) => {
             let next_id = match next {
                 Some(k) => st
                     .sh
@@ -582,8 +615,9 @@ fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
                     .unwrap_or(0),
                 None => 0,
             };
-            Reply::Array(vec![Reply::bulk(next_id.to_string()), Reply::Array(keys)])
+            Reply::Array(vec![Reply::bulk(next_id.to_string()), Reply::Array(items)])
         }
+        Ok(Err(r)) => r,
         Err(e) => Reply::err(format!("ERR storage: {e}")),
     }
 }

@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{admin, ClientHandle, Shared};
+use super::{admin, multi, ClientHandle, Shared};
 use crate::commands::ctx::{ExpireSink, ReadCtx};
 use crate::commands::{self, errors, Exec};
 use crate::protocol::{parse_request, Reply};
@@ -29,6 +29,10 @@ pub struct ConnState {
     pub authed: bool,
     /// Set by QUIT (close after replying) and SHUTDOWN (close without a reply).
     pub close: bool,
+    /// Inside MULTI: the queued commands.
+    pub multi: Option<super::multi::MultiState>,
+    /// This client's WATCH, if any.
+    pub watch: Option<Arc<crate::writer::waiters::WatchFlag>>,
 }
 
 /// Largest reply buffer we accumulate before writing it out in the middle of a pipeline.
@@ -70,6 +74,8 @@ pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
         resp3: false,
         authed,
         close: false,
+        multi: None,
+        watch: None,
     };
     if let Err(e) = serve(&mut st, &mut sock).await {
         tracing::debug!(client = id, error = %e, "connection ended");
@@ -165,9 +171,23 @@ async fn run_batch(
             }
             _ => None,
         };
+        if st.multi.is_some() && !spec.is_some_and(|s| multi::is_control(s.name)) {
+            flush_writes(st, &mut pending, wbuf).await;
+            multi::queue(st, spec, early, args).encode(st.resp3, wbuf);
+            continue;
+        }
         if let (Some(s), None) = (spec, &early) {
-            if let Exec::Write(f) = s.exec {
-                pending.push((f, args));
+            if let Exec::Write(_) = s.exec {
+                if s.flags.contains(&"blocking") {
+                    flush_writes(st, &mut pending, wbuf).await;
+                    // Whatever was answered so far goes out before the client may block.
+                    sock.write_all(wbuf).await?;
+                    wbuf.clear();
+                    let r = run_blocking(st, s.exec, args, sock).await?;
+                    r.encode(st.resp3, wbuf);
+                    continue;
+                }
+                pending.push((s.exec, args));
                 continue;
             }
         }
@@ -207,6 +227,40 @@ async fn flush_writes(st: &mut ConnState, pending: &mut Vec<WriteCommand>, wbuf:
         Err(_) => {
             for _ in 0..n {
                 Reply::err("ERR durakv writer is not running").encode(st.resp3, wbuf);
+            }
+        }
+    }
+}
+
+/// Sends a blocking command on its own and waits for its reply, which may come much later;
+/// stops waiting if the client disconnects or is killed (the writer then drops its place).
+async fn run_blocking(
+    st: &mut ConnState,
+    exec: Exec,
+    args: Command,
+    sock: &mut TcpStream,
+) -> std::io::Result<Reply> {
+    let mut rx = st.sh.writer.submit(st.db, vec![(exec, args)]);
+    let client = st.client.clone();
+    let mut watch_socket = true;
+    let mut probe = [0u8; 1];
+    loop {
+        tokio::select! {
+            r = &mut rx => {
+                return Ok(match r {
+                    Ok(mut v) => v.pop().unwrap_or(Reply::NilArray),
+                    Err(_) => Reply::err("ERR durakv writer is not running"),
+                });
+            }
+            _ = client.kill.notified() => {
+                return Err(std::io::Error::other("client killed while blocked"));
+            }
+            r = sock.peek(&mut probe), if watch_socket => {
+                match r? {
+                    0 => return Err(std::io::Error::other("client closed while blocked")),
+                    // More requests are waiting: they run after this reply.
+                    _ => watch_socket = false,
+                }
             }
         }
     }

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod connection;
 pub mod info;
+pub mod multi;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

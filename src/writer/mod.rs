@@ -14,6 +14,8 @@
 //! It runs on its own OS thread, never on tokio workers, and never waits on a socket: replies
 //! go through oneshot channels.
 
+pub mod waiters;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -31,6 +33,7 @@ use crate::log::{Log, LogError};
 use crate::protocol::{decode_commands, encode_command, Reply};
 use crate::storage::{DbCounts, Storage, DATABASES};
 use crate::types::{now_ms, LogOffset, ReplId};
+use waiters::{Waiter, Waiters, WatchFlag, Watches};
 
 /// Most jobs folded into one group commit, and most record bytes: bounds latency of a group.
 const MAX_GROUP_JOBS: usize = 1024;
@@ -41,8 +44,23 @@ const RETENTION_EVERY: Duration = Duration::from_secs(10);
 
 pub type Command = Vec<Bytes>;
 
-/// A write command as the connection resolved it: its handler and its arguments.
-pub type WriteCommand = (commands::WriteFn, Command);
+/// A command as the connection resolved it: its handler and its arguments. Plain jobs carry
+/// writes only; a transaction carries reads too.
+pub type WriteCommand = (Exec, Command);
+
+/// What kind of work a job is.
+pub enum JobKind {
+    /// Consecutive writes of a pipeline; a lone blocking command may park its client.
+    Plain,
+    /// MULTI ... EXEC: all commands as one record and one batch, unless the watch broke.
+    Exec { watch: Option<Arc<WatchFlag>> },
+    /// WATCH: registers the keys; the reply waits for the group so reads after it see every
+    /// write ordered before it.
+    Watch {
+        keys: Vec<Bytes>,
+        flag: Arc<WatchFlag>,
+    },
+}
 
 /// A job's reply channel and the replies computed for it, sent once the group is committed.
 type PendingReply = (oneshot::Sender<Vec<Reply>>, Vec<Reply>);
@@ -52,6 +70,7 @@ pub enum WriterMsg {
     Job {
         db: u8,
         cmds: Vec<WriteCommand>,
+        kind: JobKind,
         reply: oneshot::Sender<Vec<Reply>>,
     },
     /// A reader saw `key` expired: delete it (after re-checking) and log the DEL.
@@ -118,11 +137,21 @@ impl WriterHandle {
     /// Submits a job; the reply arrives once the job's records are durable per policy and
     /// applied.
     pub fn submit(&self, db: u8, cmds: Vec<WriteCommand>) -> oneshot::Receiver<Vec<Reply>> {
+        self.submit_kind(db, cmds, JobKind::Plain)
+    }
+
+    pub fn submit_kind(
+        &self,
+        db: u8,
+        cmds: Vec<WriteCommand>,
+        kind: JobKind,
+    ) -> oneshot::Receiver<Vec<Reply>> {
         let (tx, rx) = oneshot::channel();
         // If the writer is gone the receiver errors, which the caller reports.
         let _ = self.tx.send(WriterMsg::Job {
             db,
             cmds,
+            kind,
             reply: tx,
         });
         rx
@@ -168,6 +197,8 @@ struct Writer {
     last_flush: Instant,
     /// Applied offset as of the last RocksDB flush: what crash recovery needs kept.
     flushed_applied: LogOffset,
+    waiters: Waiters,
+    watches: Watches,
 }
 
 /// Opens the log, recovers (truncating a torn tail, replaying after the applied offset), and
@@ -249,6 +280,8 @@ pub fn start(
         last_retention: Instant::now(),
         last_flush: Instant::now(),
         flushed_applied: applied,
+        waiters: Waiters::default(),
+        watches: Watches::default(),
     };
     if stored_replid != Some(replid) {
         let mut b = rocksdb::WriteBatch::default();
@@ -329,11 +362,14 @@ impl Writer {
                 let mut n = 0;
                 let now = now_ms();
                 while let Some(m) = msg.take() {
+                    self.group.track_touches = !self.waiters.is_empty() || !self.watches.is_empty();
                     match m {
-                        WriterMsg::Job { db, cmds, reply } => {
-                            let replies = self.exec_job(db, &cmds, now);
-                            jobs.push((reply, replies));
-                        }
+                        WriterMsg::Job {
+                            db,
+                            cmds,
+                            kind,
+                            reply,
+                        } => self.run_job(db, cmds, kind, reply, now, &mut jobs),
                         WriterMsg::Expired { db, key } => {
                             self.exec_internal(db, now, |ctx| {
                                 ctx.lookup(&key)?;
@@ -345,6 +381,7 @@ impl Writer {
                             break;
                         }
                     }
+                    self.after_writes(now, &mut jobs);
                     n += 1;
                     if n >= MAX_GROUP_JOBS || self.records.len() >= MAX_GROUP_BYTES {
                         break;
@@ -352,6 +389,9 @@ impl Writer {
                     msg = rx.try_recv().ok();
                 }
                 self.commit_group(&mut jobs);
+            }
+            if !self.waiters.is_empty() {
+                self.waiters.expire(Instant::now());
             }
             self.housekeeping();
             if let Some(done) = shutdown {
@@ -363,9 +403,185 @@ impl Writer {
     }
 
     fn next_tick_in(&self) -> Duration {
-        ACTIVE_EXPIRE_EVERY
-            .saturating_sub(self.last_expire.elapsed())
-            .max(Duration::from_millis(1))
+        let mut t = ACTIVE_EXPIRE_EVERY.saturating_sub(self.last_expire.elapsed());
+        if let Some(d) = self.waiters.next_deadline() {
+            t = t.min(d.saturating_duration_since(Instant::now()));
+        }
+        t.max(Duration::from_millis(1))
+    }
+
+    fn run_job(
+        &mut self,
+        db: u8,
+        cmds: Vec<WriteCommand>,
+        kind: JobKind,
+        reply: oneshot::Sender<Vec<Reply>>,
+        now: u64,
+        jobs: &mut Vec<PendingReply>,
+    ) {
+        match kind {
+            JobKind::Plain => {
+                if let [(Exec::Write(f), args)] = cmds.as_slice() {
+                    if let Some(parked) = self.try_blocking(db, *f, args, now) {
+                        match parked {
+                            Ok(r) => jobs.push((reply, vec![r])),
+                            Err(w) => self.waiters.park(Waiter { reply, ..w }),
+                        }
+                        return;
+                    }
+                }
+                let replies = self.exec_job(db, &cmds, now);
+                jobs.push((reply, replies));
+            }
+            JobKind::Exec { watch } => {
+                let broken = watch.is_some_and(|w| w.dirty.load(Ordering::Acquire));
+                let r = if broken {
+                    Reply::NilArray
+                } else {
+                    self.exec_transaction(db, &cmds, now)
+                };
+                jobs.push((reply, vec![r]));
+            }
+            JobKind::Watch { keys, flag } => {
+                for k in keys {
+                    self.watches.watch(db, k, &flag);
+                }
+                jobs.push((reply, vec![Reply::Ok]));
+            }
+        }
+    }
+
+    /// Runs a lone write that may block. `None`: it did not ask to block (run it normally);
+    /// `Some(Ok(reply))`: it was served now; `Some(Err(waiter))`: park it.
+    fn try_blocking(
+        &mut self,
+        db: u8,
+        f: commands::WriteFn,
+        args: &[Bytes],
+        now: u64,
+    ) -> Option<Result<Reply, Waiter>> {
+        let spec = commands::lookup(&args[0])?;
+        if !spec.flags.contains(&"blocking") || self.poisoned_reply().is_some() {
+            return None;
+        }
+        let max = self
+            .config
+            .runtime
+            .proto_max_bulk_len
+            .load(Ordering::Relaxed);
+        let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
+        ctx.may_block = true;
+        let result = f(&mut ctx, args);
+        let effects = std::mem::take(&mut ctx.effects);
+        let block = ctx.block.take();
+        match (result, block) {
+            (Err(e), _) => {
+                self.poison(format!("{e}"));
+                Some(Ok(self
+                    .poisoned_reply()
+                    .unwrap_or(Reply::err("ERR storage"))))
+            }
+            (Ok(r), None) => {
+                self.add_record(db, now, &effects);
+                Some(Ok(r))
+            }
+            (Ok(r), Some(b)) => {
+                let (tx, _) = oneshot::channel();
+                Some(Err(Waiter {
+                    db,
+                    f,
+                    args: args.to_vec(),
+                    reply: tx,
+                    deadline: (b.timeout_ms > 0)
+                        .then(|| Instant::now() + Duration::from_millis(b.timeout_ms)),
+                    timeout_reply: r,
+                    keys: b.keys,
+                }))
+            }
+        }
+    }
+
+    /// MULTI/EXEC: every queued command in order, reads included, as one record.
+    fn exec_transaction(&mut self, db: u8, cmds: &[WriteCommand], now: u64) -> Reply {
+        if let Some(r) = self.poisoned_reply() {
+            return r;
+        }
+        let max = self
+            .config
+            .runtime
+            .proto_max_bulk_len
+            .load(Ordering::Relaxed);
+        let mut replies = Vec::with_capacity(cmds.len());
+        let mut effects = Vec::new();
+        for (exec, args) in cmds {
+            let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
+            let result = match exec {
+                Exec::Write(f) => f(&mut ctx, args),
+                Exec::Read(f) => f(&ctx, args),
+                Exec::Conn => Ok(Reply::err("ERR command not allowed inside a transaction")),
+            };
+            effects.append(&mut ctx.effects);
+            match result {
+                Ok(r) => replies.push(r),
+                Err(e) => {
+                    self.poison(format!("{e}"));
+                    return self.poisoned_reply().unwrap_or(Reply::err("ERR storage"));
+                }
+            }
+        }
+        self.add_record(db, now, &effects);
+        Reply::Array(replies)
+    }
+
+    /// After a job: break the watches of the keys it wrote, and serve clients parked on them
+    /// (each served pop is its own record in this group, after the write that fed it).
+    fn after_writes(&mut self, now: u64, jobs: &mut Vec<PendingReply>) {
+        let mut rounds = 0;
+        while !self.group.touched.is_empty() {
+            let touched = std::mem::take(&mut self.group.touched);
+            for (db, key) in &touched {
+                self.watches.touched(*db, key);
+            }
+            if self.waiters.is_empty() {
+                continue;
+            }
+            // A served BLMOVE writes its destination, which may serve someone else; bounded
+            // so a cycle of moves cannot spin the writer.
+            rounds += 1;
+            if rounds > 1024 {
+                self.group.touched.clear();
+                break;
+            }
+            for (db, key) in touched {
+                self.serve_parked(db, &key, now, jobs);
+            }
+        }
+        self.group.track_touches = false;
+    }
+
+    fn serve_parked(&mut self, db: u8, key: &Bytes, now: u64, jobs: &mut Vec<PendingReply>) {
+        if key.is_empty() {
+            return;
+        }
+        for seq in self.waiters.waiting_on(db, key) {
+            let Some(w) = self.waiters.get(seq) else {
+                continue;
+            };
+            if w.reply.is_closed() {
+                self.waiters.remove(seq);
+                continue;
+            }
+            let (f, args) = (w.f, w.args.clone());
+            match self.try_blocking(db, f, &args, now) {
+                Some(Ok(r)) => {
+                    if let Some(w) = self.waiters.remove(seq) {
+                        jobs.push((w.reply, vec![r]));
+                    }
+                }
+                // Still nothing for this client, so nothing for those after it either.
+                Some(Err(_)) | None => break,
+            }
+        }
     }
 
     fn poisoned_reply(&self) -> Option<Reply> {
@@ -386,11 +602,15 @@ impl Writer {
             .runtime
             .proto_max_bulk_len
             .load(Ordering::Relaxed);
-        for (f, args) in cmds {
+        for (exec, args) in cmds {
             if let Some(r) = self.poisoned_reply() {
                 replies.push(r);
                 continue;
             }
+            let Exec::Write(f) = exec else {
+                replies.push(Reply::err("ERR internal: a read in a write job"));
+                continue;
+            };
             let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
             let result = f(&mut ctx, args);
             let effects = std::mem::take(&mut ctx.effects);
@@ -566,6 +786,7 @@ impl Writer {
         }
         if self.last_retention.elapsed() >= RETENTION_EVERY {
             self.last_retention = Instant::now();
+            self.watches.sweep();
             self.retention();
         }
     }
@@ -692,7 +913,7 @@ pub fn apply_logged(
 /// Writes the group's batch with the key counts it changed and the applied offset it covers,
 /// in one atomic RocksDB write.
 pub fn commit_applied(
-    storage: &Storage,
+    storage: &Arc<Storage>,
     group: &mut GroupState,
     applied: LogOffset,
 ) -> Result<(), crate::storage::StorageError> {
@@ -706,6 +927,22 @@ pub fn commit_applied(
         storage.put_next_version(&mut batch, group.next_version);
     }
     storage.put_applied_offset(&mut batch, applied);
+    let prefixes = std::mem::take(&mut group.reclaim);
     group.reset();
-    storage.write(batch)
+    storage.write(batch)?;
+    if !prefixes.is_empty() {
+        let storage = storage.clone();
+        // Off the writer: compaction of a large range takes a while.
+        let spawned = std::thread::Builder::new()
+            .name("durakv-reclaim".into())
+            .spawn(move || {
+                for p in prefixes {
+                    storage.reclaim_collection(&p);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the reclaim thread; compaction will reclaim the space later");
+        }
+    }
+    Ok(())
 }

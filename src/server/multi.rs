@@ -1,0 +1,123 @@
+//! MULTI/EXEC/DISCARD/WATCH/UNWATCH on the connection side.
+//!
+//! The connection queues commands after MULTI (checking names and arities as Redis does at
+//! queue time, which is what makes EXEC answer EXECABORT), and EXEC hands the whole queue to
+//! the writer as one job: one log record, one RocksDB batch, with reads inside the transaction
+//! seeing its earlier writes. WATCH registers with the writer, which breaks the watch on any
+//! later write to the key (see writer::waiters).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::connection::ConnState;
+use crate::commands::{errors, CommandSpec, Exec};
+use crate::protocol::Reply;
+use crate::writer::waiters::WatchFlag;
+use crate::writer::{JobKind, WriteCommand};
+
+#[derive(Default)]
+pub struct MultiState {
+    pub queued: Vec<WriteCommand>,
+    /// A command failed to queue: EXEC answers EXECABORT.
+    pub failed: bool,
+}
+
+const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+
+/// Commands that act on the transaction itself rather than being queued.
+pub fn is_control(name: &str) -> bool {
+    matches!(
+        name,
+        "multi" | "exec" | "discard" | "watch" | "unwatch" | "quit" | "reset"
+    )
+}
+
+/// Queues a command inside MULTI (or records why it could not be queued).
+pub fn queue(
+    st: &mut ConnState,
+    spec: Option<&'static CommandSpec>,
+    early: Option<Reply>,
+    args: Vec<Bytes>,
+) -> Reply {
+    let Some(m) = st.multi.as_mut() else {
+        return Reply::err("ERR internal: not in MULTI");
+    };
+    if let Some(r) = early {
+        m.failed = true;
+        return r;
+    }
+    let Some(spec) = spec else {
+        m.failed = true;
+        return Reply::err("ERR internal: no command");
+    };
+    match spec.exec {
+        Exec::Read(_) | Exec::Write(_) => {
+            m.queued.push((spec.exec, args));
+            Reply::Simple("QUEUED".into())
+        }
+        Exec::Conn => {
+            m.failed = true;
+            Reply::err(format!(
+                "ERR '{}' is not supported inside MULTI by durakv",
+                spec.name
+            ))
+        }
+    }
+}
+
+pub async fn exec(st: &mut ConnState, name: &str, args: &[Bytes]) -> Reply {
+    match name {
+        "multi" => {
+            if st.multi.is_some() {
+                return Reply::err("ERR MULTI calls can not be nested");
+            }
+            st.multi = Some(MultiState::default());
+            Reply::Ok
+        }
+        "discard" => {
+            if st.multi.take().is_none() {
+                return Reply::err("ERR DISCARD without MULTI");
+            }
+            st.watch = None;
+            Reply::Ok
+        }
+        "exec" => {
+            let Some(m) = st.multi.take() else {
+                return Reply::err("ERR EXEC without MULTI");
+            };
+            let watch = st.watch.take();
+            if m.failed {
+                return Reply::err(EXECABORT);
+            }
+            let kind = JobKind::Exec { watch };
+            let rx = st.sh.writer.submit_kind(st.db, m.queued, kind);
+            match rx.await {
+                Ok(mut r) => r.pop().unwrap_or(Reply::NilArray),
+                Err(_) => Reply::err("ERR durakv writer is not running"),
+            }
+        }
+        "watch" => {
+            if st.multi.is_some() {
+                return Reply::err("ERR WATCH inside MULTI is not allowed");
+            }
+            let flag = st
+                .watch
+                .get_or_insert_with(|| Arc::new(WatchFlag::default()))
+                .clone();
+            let kind = JobKind::Watch {
+                keys: args[1..].to_vec(),
+                flag,
+            };
+            match st.sh.writer.submit_kind(st.db, Vec::new(), kind).await {
+                Ok(mut r) => r.pop().unwrap_or(Reply::Ok),
+                Err(_) => Reply::err("ERR durakv writer is not running"),
+            }
+        }
+        "unwatch" => {
+            st.watch = None;
+            Reply::Ok
+        }
+        _ => Reply::err(errors::unknown_command(name.as_bytes(), &[])),
+    }
+}
