@@ -45,7 +45,7 @@ use super::errors::{self, ExecResult};
 use super::hashes::{pick_random, rand_args};
 use super::{eq_ignore_case, float_arg, int_arg, parse_i64, CommandSpec, Exec, R, RF, WD, WF};
 use crate::cmd;
-use crate::protocol::reply::format_double;
+use crate::protocol::format_double;
 use crate::protocol::Reply;
 use crate::storage::{prefix_end, Space, ValueType};
 use crate::try_reply;

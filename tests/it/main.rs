@@ -21,3 +21,4 @@ mod restore;
 mod retention;
 mod server_cmds;
 mod strings;
+mod zsets;
