@@ -249,6 +249,9 @@ fn score_arg(s: f64) -> Bytes {
 
 type Item = (Bytes, f64);
 
+/// The key a multi-key pop served and what it popped.
+type Popped = (Bytes, Vec<Item>);
+
 fn score_of(v: &dyn View, c: &Coll, member: &[u8]) -> ExecResult<Option<f64>> {
     Ok(c.get(v, member)?.map(|b| decode_score(&b)))
 }
@@ -758,13 +761,13 @@ fn parse_zadd(args: &[Bytes]) -> Result<(AddOpts, Vec<(f64, Bytes)>), Reply> {
         i += 1;
     }
     let rest = &args[i..];
-    if rest.is_empty() || rest.len() % 2 != 0 {
+    if rest.is_empty() || !rest.len().is_multiple_of(2) {
         return Err(Reply::err(errors::SYNTAX));
     }
     if o.nx && o.xx {
         return Err(Reply::err(ERR_NX_XX));
     }
-    if (o.gt && o.nx) || (o.lt && o.nx) || (o.gt && o.lt) {
+    if (o.nx && (o.gt || o.lt)) || (o.gt && o.lt) {
         return Err(Reply::err(ERR_GT_LT_NX));
     }
     if o.incr && rest.len() > 2 {
@@ -1157,7 +1160,7 @@ fn pop_first_of(
     keys: &[Bytes],
     max: bool,
     count: u64,
-) -> ExecResult<Result<Option<(Bytes, Vec<Item>)>, Reply>> {
+) -> ExecResult<Result<Option<Popped>, Reply>> {
     for k in keys {
         match Coll::open(ctx, k, ZSET)? {
             Err(r) => return Ok(Err(r)),
