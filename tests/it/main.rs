@@ -22,3 +22,4 @@ mod restore;
 mod retention;
 mod server_cmds;
 mod strings;
+mod zsets;
