@@ -38,7 +38,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 fn set_fields(ctx: &mut WriteCtx, args: &[Bytes], name: &str) -> ExecResult<Result<i64, Reply>> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Ok(Err(Reply::err(errors::wrong_arity(name))));
     }
     let mut c = match Coll::open_or_create(ctx, &args[1], HASH)? {

@@ -25,7 +25,7 @@ fn load(con: &mut redis::Connection) {
 #[test]
 fn digest_is_zero_when_empty_and_follows_the_data() {
     let mut a = Server::start(&["--appendfsync", "always"]);
-    let mut b = Server::start(&["--appendfsync", "always"]);
+    let b = Server::start(&["--appendfsync", "always"]);
     let (mut ca, mut cb) = (a.client(), b.client());
     assert_eq!(digest(&mut ca), "0".repeat(40));
     load(&mut ca);
