@@ -698,16 +698,18 @@ fn any_live(ctx: &WriteCtx, keys: &[Bytes]) -> ExecResult<bool> {
     Ok(false)
 }
 
-/// Nothing to serve: park the client on `keys` if it may block; either way the reply is the
-/// one a timeout gives.
-fn wait_for(ctx: &mut WriteCtx, keys: &[Bytes], timeout_ms: u64, timeout_reply: Reply) -> Reply {
-    if ctx.may_block {
-        let mut keys = keys.to_vec();
-        let mut seen = std::collections::HashSet::new();
-        keys.retain(|k| seen.insert(k.clone()));
-        ctx.block = Some(Block { keys, timeout_ms });
+/// Nothing to serve: park the client on `keys` if it may block, else answer `now` (what the
+/// command answers inside MULTI). A parked client that times out gets a null array, BLMOVE and
+/// BRPOPLPUSH included: Redis 7 answers every timed-out list pop with `*-1`.
+fn wait_for(ctx: &mut WriteCtx, keys: &[Bytes], timeout_ms: u64, now: Reply) -> Reply {
+    if !ctx.may_block {
+        return now;
     }
-    timeout_reply
+    let mut keys = keys.to_vec();
+    let mut seen = std::collections::HashSet::new();
+    keys.retain(|k| seen.insert(k.clone()));
+    ctx.block = Some(Block { keys, timeout_ms });
+    Reply::NilArray
 }
 
 fn bpop(ctx: &mut WriteCtx, args: &[Bytes], end: End) -> ExecResult<Reply> {

@@ -16,6 +16,7 @@ mod differential;
 mod durability;
 mod expiry;
 mod keys;
+mod lists;
 mod protocol;
 mod restore;
 mod retention;
