@@ -279,21 +279,26 @@ pub fn sample(v: &dyn View, c: &Coll, n: u64, _distinct: bool) -> ExecResult<Vec
     }
     let end = c.end();
     let plen = c.prefix.len();
-    let edge = |reverse: bool| -> ExecResult<u64> {
-        let mut at = 0u64;
+    let edge = |reverse: bool| -> ExecResult<Vec<u8>> {
+        let mut at = Vec::new();
         v.elem_scan(Space::Elements, &c.prefix, &end, reverse, &mut |k, _| {
-            at = word(&k[plen..]);
+            at = k[plen..].to_vec();
             false
         })?;
         Ok(at)
     };
-    let (lo, hi) = (edge(false)?, edge(true)?);
+    let (first, last) = (edge(false)?, edge(true)?);
+    // Members often share a long prefix ("user:000123"): draw the random point in the 8 bytes
+    // after the part the first and last member have in common.
+    let common = first.iter().zip(&last).take_while(|(a, b)| a == b).count();
+    let (lo, hi) = (word(&first[common..]), word(&last[common..]));
     let mut picked = std::collections::BTreeMap::new();
     let mut tries = 0;
     while (picked.len() as u64) < n && tries < n * 8 + 64 {
         tries += 1;
         let r = lo + random_u64() % (hi - lo).saturating_add(1).max(1);
         let mut from = c.prefix.clone();
+        from.extend_from_slice(&first[..common]);
         from.extend_from_slice(&r.to_be_bytes());
         let mut hit = None;
         for (a, b) in [(&from[..], &end[..]), (&c.prefix[..], &from[..])] {

@@ -6,6 +6,7 @@
 
 pub mod coll;
 pub mod ctx;
+pub mod digest;
 pub mod errors;
 pub mod glob;
 pub mod hashes;
@@ -187,6 +188,7 @@ static CORE_COMMANDS: &[CommandSpec] = &[
     cmd!("reset", 1, C, 0, 0, 0, Exec::Conn),
     cmd!("checkpoint", 3, A, 0, 0, 0, Exec::Conn),
     cmd!("bgsave", -1, A, 0, 0, 0, Exec::Conn),
+    cmd!("debug", -2, A, 0, 0, 0, Exec::Conn),
 ];
 
 /// `Err(reply)` for a syntax error and friends; shared by the data type files.

@@ -44,6 +44,7 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
         "multi" | "exec" | "discard" | "watch" | "unwatch" => {
             super::multi::exec(st, name.as_str(), args).await
         }
+        "debug" => debug(st, args),
         "select" => select(st, &args[1]),
         "auth" => auth(st, &args[1..]),
         "hello" => hello(st, &args[1..]),
@@ -620,6 +621,29 @@ fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
         Ok(Err(r)) => r,
         Err(e) => Reply::err(format!("ERR storage: {e}")),
     }
+}
+
+/// DEBUG DIGEST | DIGEST-VALUE key... | SLEEP secs (the subcommands tools and tests use).
+fn debug(st: &mut ConnState, args: &[Bytes]) -> Reply {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let mut ctx = read_ctx(st);
+    let r = match sub.as_str() {
+        "digest" if args.len() == 2 => commands::digest::keyspace_digest(&mut ctx).map(Reply::bulk),
+        "digest-value" => args[2..]
+            .iter()
+            .map(|k| commands::digest::value_digest(&ctx, k).map(Reply::bulk))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Reply::Array),
+        "sleep" if args.len() == 3 => {
+            let secs = commands::parse_f64(&args[2])
+                .unwrap_or(0.0)
+                .clamp(0.0, 3600.0);
+            std::thread::sleep(std::time::Duration::from_secs_f64(secs));
+            Ok(Reply::Ok)
+        }
+        _ => return Reply::err(errors::unknown_subcommand(&args[1], "DEBUG")),
+    };
+    r.unwrap_or_else(|e| Reply::err(format!("ERR storage: {e}")))
 }
 
 /// CHECKPOINT EXPORT <dir>: replies with the checkpoint's log offset. Runs on the blocking

@@ -13,6 +13,7 @@ mod common;
 
 mod corruption;
 mod differential;
+mod digest;
 mod durability;
 mod expiry;
 mod keys;
