@@ -916,4 +916,9 @@ fn random_commands_match_redis_and_the_log_replays_them() {
         assert_eq!(&range(&mut rc, k), l, "replayed list {k} (seed {seed})");
         assert_eq!(run(&mut rc, &["LLEN", k]), Value::Int(l.len() as i64));
     }
+    assert_eq!(
+        run(&mut rc, &["DEBUG", "DIGEST"]),
+        run(&mut ours, &["DEBUG", "DIGEST"]),
+        "keyspace digest after replay (seed {seed})"
+    );
 }
