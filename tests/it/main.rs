@@ -17,6 +17,7 @@ mod digest;
 mod durability;
 mod expiry;
 mod keys;
+mod lists;
 mod protocol;
 mod restore;
 mod retention;
