@@ -76,9 +76,10 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
         "clients" => {
             let _ = write!(
                 o,
-                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
+                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
                 sh.client_count(),
-                cfg.runtime.maxclients.load(Ordering::Relaxed)
+                cfg.runtime.maxclients.load(Ordering::Relaxed),
+                sh.writer.state.blocked.load(Ordering::Relaxed)
             );
         }
         "memory" => {

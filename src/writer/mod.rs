@@ -96,6 +96,8 @@ pub struct WriterState {
     pub replid: Mutex<ReplId>,
     pub truncated_at_open: Mutex<Option<String>>,
     pub last_flush_ms: AtomicU64,
+    /// Clients parked by a blocking command (INFO blocked_clients).
+    pub blocked: AtomicU64,
 }
 
 impl WriterState {
@@ -267,6 +269,7 @@ pub fn start(
         replid: Mutex::new(replid),
         truncated_at_open: Mutex::new(truncated_note),
         last_flush_ms: AtomicU64::new(now_ms()),
+        blocked: AtomicU64::new(0),
     });
     let mut w = Writer {
         storage,
@@ -393,6 +396,9 @@ impl Writer {
             if !self.waiters.is_empty() {
                 self.waiters.expire(Instant::now());
             }
+            self.state
+                .blocked
+                .store(self.waiters.len() as u64, Ordering::Relaxed);
             self.housekeeping();
             if let Some(done) = shutdown {
                 self.close();
