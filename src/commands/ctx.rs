@@ -226,6 +226,9 @@ fn merged_scan(
     })
 }
 
+/// Dropped collections at least this large get their space compacted right away.
+const RECLAIM_AT_SIZE: u64 = 4096;
+
 /// Per-group state kept by the writer across the commands of one group commit.
 pub struct GroupState {
     pub batch: WriteBatch,
@@ -238,6 +241,9 @@ pub struct GroupState {
     /// When set, every key written is recorded in `touched` (for WATCH and blocked clients).
     pub track_touches: bool,
     pub touched: Vec<(u8, Bytes)>,
+    /// Prefixes of large collections dropped in this group, compacted in the background once
+    /// the batch is applied.
+    pub reclaim: Vec<Vec<u8>>,
     pub counts: [DbCounts; DATABASES],
     pub counts_dirty: [bool; DATABASES],
     /// Databases emptied earlier in this group: RocksDB still holds their old keys until the
@@ -264,6 +270,7 @@ impl GroupState {
             version_dirty: false,
             track_touches: false,
             touched: Vec::new(),
+            reclaim: Vec::new(),
             counts,
             counts_dirty: [false; DATABASES],
             flushed: [false; DATABASES],
@@ -278,6 +285,7 @@ impl GroupState {
         self.elems[0].clear();
         self.elems[1].clear();
         self.version_dirty = false;
+        self.reclaim.clear();
         self.counts_dirty = [false; DATABASES];
         self.flushed = [false; DATABASES];
         self.expired_keys = 0;
@@ -422,6 +430,9 @@ impl<'a> WriteCtx<'a> {
         let prefix = coll_prefix(self.db, key, m.version);
         self.storage
             .batch_drop_collection(&mut self.group.batch, &prefix);
+        if m.size >= RECLAIM_AT_SIZE {
+            self.group.reclaim.push(prefix);
+        }
     }
 
     pub fn elem_put(&mut self, space: Space, k: Vec<u8>, v: Bytes) {

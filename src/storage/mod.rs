@@ -443,6 +443,16 @@ impl Storage {
         }
     }
 
+    /// Compacts the element ranges of a dropped collection so its space comes back now rather
+    /// than whenever compaction would reach those files. Slow; run off the writer.
+    pub fn reclaim_collection(&self, prefix: &[u8]) {
+        let end = prefix_end(prefix);
+        for space in [Space::Elements, Space::Scores] {
+            self.db
+                .compact_range_cf(&self.cf(space.cf_name()), Some(prefix), Some(&end[..]));
+        }
+    }
+
     /// Range-deletes everything in database `db`: O(1) on the request path, space reclaimed by
     /// compaction.
     pub fn batch_clear_db(&self, batch: &mut WriteBatch, db: u8) {

@@ -913,7 +913,7 @@ pub fn apply_logged(
 /// Writes the group's batch with the key counts it changed and the applied offset it covers,
 /// in one atomic RocksDB write.
 pub fn commit_applied(
-    storage: &Storage,
+    storage: &Arc<Storage>,
     group: &mut GroupState,
     applied: LogOffset,
 ) -> Result<(), crate::storage::StorageError> {
@@ -927,6 +927,22 @@ pub fn commit_applied(
         storage.put_next_version(&mut batch, group.next_version);
     }
     storage.put_applied_offset(&mut batch, applied);
+    let prefixes = std::mem::take(&mut group.reclaim);
     group.reset();
-    storage.write(batch)
+    storage.write(batch)?;
+    if !prefixes.is_empty() {
+        let storage = storage.clone();
+        // Off the writer: compaction of a large range takes a while.
+        let spawned = std::thread::Builder::new()
+            .name("durakv-reclaim".into())
+            .spawn(move || {
+                for p in prefixes {
+                    storage.reclaim_collection(&p);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the reclaim thread; compaction will reclaim the space later");
+        }
+    }
+    Ok(())
 }
