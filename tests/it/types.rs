@@ -511,3 +511,36 @@ fn delete_and_recreate_in_one_pipeline_and_one_multi() {
         vec!["again".to_string()]
     );
 }
+
+/// Redis' INCRBYFLOAT looks the key up and checks its type before parsing the increment
+/// (t_string.c incrbyfloatCommand), so a bad increment on a hash answers WRONGTYPE. (INCRBY,
+/// HINCRBY and HINCRBYFLOAT parse the increment first, in both servers.)
+#[test]
+#[ignore = "bug: INCRBYFLOAT on a hash/set with a non-float increment answers 'ERR value is not a valid float', Redis WRONGTYPE"]
+fn incrbyfloat_checks_the_type_before_the_increment() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    create(&mut con, "hash", "h");
+    create(&mut con, "set", "s");
+    assert_err(&mut con, &["INCRBYFLOAT", "h", "abc"], WRONGTYPE);
+    assert_err(&mut con, &["INCRBYFLOAT", "s", ""], WRONGTYPE);
+}
+
+#[test]
+fn increment_argument_errors_come_first_where_redis_puts_them_first() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    create(&mut con, "hash", "h");
+    create(&mut con, "string", "str");
+    let not_int = "ERR value is not an integer or out of range";
+    assert_err(&mut con, &["INCRBY", "h", "abc"], not_int);
+    assert_err(&mut con, &["DECRBY", "h", "abc"], not_int);
+    assert_err(&mut con, &["HINCRBY", "str", "f", "abc"], not_int);
+    assert_err(
+        &mut con,
+        &["HINCRBYFLOAT", "str", "f", "abc"],
+        "ERR value is not a valid float",
+    );
+    assert_err(&mut con, &["INCRBYFLOAT", "h", "1"], WRONGTYPE);
+    assert_err(&mut con, &["HINCRBY", "str", "f", "1"], WRONGTYPE);
+}
