@@ -1472,6 +1472,112 @@ pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
+// ---------------------------------------------------------------------------------------------
+// collection helpers (hashes, sets, transactions tests)
+// ---------------------------------------------------------------------------------------------
+
+/// The text of a bulk or simple string reply; panics on anything else.
+#[track_caller]
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        Value::Okay => "OK".to_string(),
+        other => panic!("expected a string reply, got {other:?}"),
+    }
+}
+
+/// The items of an array (or RESP3 set) reply as strings, sorted.
+#[track_caller]
+pub fn sorted_texts(v: &Value) -> Vec<String> {
+    let items = match v {
+        Value::Array(items) | Value::Set(items) => items,
+        other => panic!("expected an array reply, got {other:?}"),
+    };
+    let mut out: Vec<String> = items.iter().map(value_text).collect();
+    out.sort();
+    out
+}
+
+/// Runs a command whose reply is an array of strings and returns it sorted.
+#[track_caller]
+pub fn run_sorted(con: &mut Connection, args: &[&str]) -> Vec<String> {
+    sorted_texts(&run(con, args))
+}
+
+/// Runs a command whose reply is a flat field/value array (HGETALL in RESP2) or a map, and
+/// returns it as an ordered map; panics on a repeated field.
+#[track_caller]
+pub fn run_pairs(
+    con: &mut Connection,
+    args: &[&str],
+) -> std::collections::BTreeMap<String, String> {
+    let v = run(con, args);
+    let pairs: Vec<(String, String)> = match &v {
+        Value::Array(items) => {
+            assert!(
+                items.len() % 2 == 0,
+                "{args:?}: odd-length pair array {v:?}"
+            );
+            items
+                .chunks(2)
+                .map(|c| (value_text(&c[0]), value_text(&c[1])))
+                .collect()
+        }
+        Value::Map(p) => p
+            .iter()
+            .map(|(a, b)| (value_text(a), value_text(b)))
+            .collect(),
+        other => panic!("{args:?}: expected pairs, got {other:?}"),
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for (k, val) in pairs {
+        assert!(
+            out.insert(k.clone(), val).is_none(),
+            "{args:?}: field {k:?} twice"
+        );
+    }
+    out
+}
+
+/// Iterates HSCAN/SSCAN/ZSCAN `key` (or SCAN when `key` is None) from cursor 0 until the server
+/// answers cursor 0, with `opts` appended to every call; returns every item returned, in order
+/// (duplicates kept so the caller can check them). Panics after `max_calls` calls.
+#[track_caller]
+pub fn scan_all(
+    con: &mut Connection,
+    command: &str,
+    key: Option<&str>,
+    opts: &[&str],
+    max_calls: usize,
+) -> Vec<String> {
+    let mut cursor = "0".to_string();
+    let mut items = Vec::new();
+    for _ in 0..max_calls {
+        let mut args: Vec<&str> = vec![command];
+        if let Some(k) = key {
+            args.push(k);
+        }
+        args.push(&cursor);
+        args.extend_from_slice(opts);
+        let v = run(con, &args);
+        let Value::Array(parts) = v else {
+            panic!("{args:?}: expected [cursor, items], got {v:?}");
+        };
+        assert_eq!(parts.len(), 2, "{args:?}: reply {parts:?}");
+        let next = value_text(&parts[0]);
+        match &parts[1] {
+            Value::Array(xs) => items.extend(xs.iter().map(value_text)),
+            other => panic!("{args:?}: items are not an array: {other:?}"),
+        }
+        if next == "0" {
+            return items;
+        }
+        cursor = next;
+    }
+    panic!("{command} did not return cursor 0 within {max_calls} calls");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
