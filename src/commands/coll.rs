@@ -262,21 +262,84 @@ pub fn positive_count(b: &[u8]) -> Result<u64, Reply> {
     }
 }
 
-/// Up to `n` distinct random elements of `c` (sub-key, value). Small collections are read
-/// whole and sampled uniformly; large ones are sampled by seeking to random points between the
-/// first and last sub-key, which costs O(n) seeks instead of a full read (the sample is then
-/// only roughly uniform, as Redis' own SRANDMEMBER on large sets is).
+/// `n` distinct random elements of `c` (sub-key, value), or all of them when `n >= size`.
+///
+/// - up to 1024 elements, or when `n` is a quarter of the size or more: read whole, sampled
+///   uniformly;
+/// - up to [`STREAM_SAMPLE_MAX`] elements: `n` distinct random ranks, picked in one pass over
+///   the collection (uniform; O(size) iterator steps but only `n` elements kept);
+/// - larger: random seeks between the first and last sub-key (O(n) seeks; roughly uniform, as
+///   Redis' own sampling of large sets is), topped up by a rank pass if the seeks found fewer
+///   than `n` distinct elements.
 pub fn sample(v: &dyn View, c: &Coll, n: u64, _distinct: bool) -> ExecResult<Vec<(Bytes, Bytes)>> {
+    let n = n.min(c.meta.size);
     if n == 0 {
         return Ok(Vec::new());
     }
     if c.meta.size <= 1024 || n.saturating_mul(4) >= c.meta.size {
         let all = c.all(v)?;
-        return Ok(super::hashes::pick_random(
-            all,
-            n.min(i64::MAX as u64) as i64,
-        ));
+        return Ok(super::hashes::pick_random(all, n as i64));
     }
+    let mut picked = std::collections::BTreeMap::new();
+    if c.meta.size > STREAM_SAMPLE_MAX {
+        seek_sample(v, c, n, &mut picked)?;
+    }
+    if (picked.len() as u64) < n {
+        rank_sample(v, c, n - picked.len() as u64, &mut picked)?;
+    }
+    Ok(picked.into_iter().collect())
+}
+
+/// Collections larger than this are sampled by seeking instead of one pass.
+const STREAM_SAMPLE_MAX: u64 = 1 << 18;
+
+/// Adds `want` more distinct elements, chosen by uniformly drawn ranks, in one pass.
+fn rank_sample(
+    v: &dyn View,
+    c: &Coll,
+    want: u64,
+    picked: &mut std::collections::BTreeMap<Bytes, Bytes>,
+) -> ExecResult<()> {
+    let size = c.meta.size;
+    let mut ranks = std::collections::BTreeSet::new();
+    while (ranks.len() as u64) < want.min(size) {
+        ranks.insert(random_u64() % size);
+    }
+    let plen = c.prefix.len();
+    let mut rank = 0u64;
+    let mut owed = 0u64;
+    let mut added = 0u64;
+    v.elem_scan(
+        Space::Elements,
+        &c.prefix,
+        &c.end(),
+        false,
+        &mut |k, val| {
+            if ranks.remove(&rank) {
+                owed += 1;
+            }
+            rank += 1;
+            if owed > 0 {
+                let sub = Bytes::copy_from_slice(&k[plen..]);
+                if !picked.contains_key(&sub) {
+                    picked.insert(sub, Bytes::copy_from_slice(val));
+                    owed -= 1;
+                    added += 1;
+                }
+            }
+            added < want
+        },
+    )?;
+    Ok(())
+}
+
+/// Random seeks past the members' common prefix; may find fewer than `n`.
+fn seek_sample(
+    v: &dyn View,
+    c: &Coll,
+    n: u64,
+    picked: &mut std::collections::BTreeMap<Bytes, Bytes>,
+) -> ExecResult<()> {
     let end = c.end();
     let plen = c.prefix.len();
     let edge = |reverse: bool| -> ExecResult<Vec<u8>> {
@@ -292,9 +355,8 @@ pub fn sample(v: &dyn View, c: &Coll, n: u64, _distinct: bool) -> ExecResult<Vec
     // after the part the first and last member have in common.
     let common = first.iter().zip(&last).take_while(|(a, b)| a == b).count();
     let (lo, hi) = (word(&first[common..]), word(&last[common..]));
-    let mut picked = std::collections::BTreeMap::new();
     let mut tries = 0;
-    while (picked.len() as u64) < n && tries < n * 8 + 64 {
+    while (picked.len() as u64) < n && tries < n * 4 + 16 {
         tries += 1;
         let r = lo + random_u64() % (hi - lo).saturating_add(1).max(1);
         let mut from = c.prefix.clone();
@@ -317,7 +379,7 @@ pub fn sample(v: &dyn View, c: &Coll, n: u64, _distinct: bool) -> ExecResult<Vec
             picked.insert(k, val);
         }
     }
-    Ok(picked.into_iter().collect())
+    Ok(())
 }
 
 /// The first 8 bytes of `b` as a big-endian number (zero-padded).

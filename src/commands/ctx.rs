@@ -229,6 +229,10 @@ fn merged_scan(
 /// Dropped collections at least this large get their space compacted right away.
 const RECLAIM_AT_SIZE: u64 = 4096;
 
+/// Dropped collections up to this size are deleted element by element instead of with a range
+/// delete.
+const POINT_DELETE_MAX: u64 = 128;
+
 /// Per-group state kept by the writer across the commands of one group commit.
 pub struct GroupState {
     pub batch: WriteBatch,
@@ -416,23 +420,41 @@ impl<'a> WriteCtx<'a> {
         v
     }
 
-    /// Range-deletes the elements of `old` unless `new` is the same collection.
-    fn drop_elements(&mut self, key: &[u8], old: &Entry, new: Option<&Entry>) {
-        let Some(m) = old.coll() else { return };
+    /// Drops the elements of `old` unless `new` is the same collection. Small collections are
+    /// deleted element by element; large ones with one range delete per column family (O(1)
+    /// now, reclaimed by compaction). Range tombstones are not free for RocksDB reads, so they
+    /// are kept for the cases that need them.
+    fn drop_elements(&mut self, key: &[u8], old: &Entry, new: Option<&Entry>) -> ExecResult<()> {
+        let Some(m) = old.coll() else { return Ok(()) };
         if m.size == 0 {
-            return;
+            return Ok(());
         }
         if let Some(n) = new.and_then(|n| n.coll()) {
             if n.version == m.version {
-                return;
+                return Ok(());
             }
         }
         let prefix = coll_prefix(self.db, key, m.version);
+        if m.size <= POINT_DELETE_MAX {
+            let end = crate::storage::prefix_end(&prefix);
+            for space in [Space::Elements, Space::Scores] {
+                let mut keys = Vec::new();
+                self.elem_scan(space, &prefix, &end, false, &mut |k, _| {
+                    keys.push(k.to_vec());
+                    true
+                })?;
+                for k in keys {
+                    self.elem_del(space, k);
+                }
+            }
+            return Ok(());
+        }
         self.storage
             .batch_drop_collection(&mut self.group.batch, &prefix);
         if m.size >= RECLAIM_AT_SIZE {
             self.group.reclaim.push(prefix);
         }
+        Ok(())
     }
 
     pub fn elem_put(&mut self, space: Space, k: Vec<u8>, v: Bytes) {
@@ -452,7 +474,7 @@ impl<'a> WriteCtx<'a> {
         let old = self.raw(key)?;
         self.touch(key);
         if let Some(o) = &old {
-            self.drop_elements(key, o, Some(&entry));
+            self.drop_elements(key, o, Some(&entry))?;
         }
         let db = self.db;
         let c = &mut self.group.counts[db as usize];
@@ -489,7 +511,7 @@ impl<'a> WriteCtx<'a> {
             return Ok(false);
         };
         self.touch(key);
-        self.drop_elements(key, &old, None);
+        self.drop_elements(key, &old, None)?;
         let db = self.db;
         let c = &mut self.group.counts[db as usize];
         c.keys = c.keys.saturating_sub(1);
@@ -507,9 +529,13 @@ impl<'a> WriteCtx<'a> {
         Ok(true)
     }
 
-    /// Empties database `db` with a range delete.
+    /// Empties database `db` with a range delete (none when it is already empty: range
+    /// tombstones cost every later read a little, so an idle FLUSHALL must not pile them up).
     pub fn clear_db(&mut self, db: u8) {
-        self.storage.batch_clear_db(&mut self.group.batch, db);
+        let empty = self.group.counts[db as usize].keys == 0;
+        if !empty {
+            self.storage.batch_clear_db(&mut self.group.batch, db);
+        }
         self.group.counts[db as usize] = DbCounts::default();
         self.group.counts_dirty[db as usize] = true;
         // Entries cached for this db are now gone; mark every one as deleted and let

@@ -200,8 +200,7 @@ pub fn srandmember(v: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
 pub fn smove(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     let (src, dst, m) = (&args[1], &args[2], &args[3]);
     let Some(mut from) = try_reply!(Coll::open(ctx, src, SET)?) else {
-        // Redis checks the destination's type even when the source is missing.
-        try_reply!(Coll::open(ctx, dst, SET)?);
+        // As Redis: a missing source answers 0 before the destination's type is looked at.
         return Ok(Reply::Int(0));
     };
     try_reply!(Coll::open(ctx, dst, SET)?);

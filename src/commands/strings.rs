@@ -397,12 +397,13 @@ pub fn format_float_result(v: f64) -> String {
 }
 
 pub fn incrbyfloat(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
+    let key = &args[1];
+    let old = ctx.lookup(key)?;
+    // Redis checks the key's type before the increment.
+    let cur = try_reply!(as_string(&old));
     let Some(by) = parse_f64(&args[2]) else {
         return Ok(Reply::err(errors::NOT_FLOAT));
     };
-    let key = &args[1];
-    let old = ctx.lookup(key)?;
-    let cur = try_reply!(as_string(&old));
     let n = match &cur {
         None => 0.0,
         Some(v) => match parse_f64(v) {

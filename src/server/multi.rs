@@ -11,6 +11,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::connection::ConnState;
+use crate::commands::ctx::View;
+use crate::commands::errors::ExecResult;
 use crate::commands::{errors, CommandSpec, Exec};
 use crate::protocol::Reply;
 use crate::writer::waiters::WatchFlag;
@@ -51,9 +53,21 @@ pub fn queue(
         m.failed = true;
         return Reply::err("ERR internal: no command");
     };
-    match spec.exec {
+    let exec = match (spec.exec, spec.name) {
+        (Exec::Conn, "ping") => Exec::Read(ping),
+        (Exec::Conn, "echo") => Exec::Read(echo),
+        // SELECT runs at EXEC time on the writer, which switches the database for the
+        // commands after it and logs the switch in the transaction's record.
+        (Exec::Conn, "select") => Exec::Conn,
+        (e, _) => e,
+    };
+    match exec {
         Exec::Read(_) | Exec::Write(_) => {
-            m.queued.push((spec.exec, args));
+            m.queued.push((exec, args));
+            Reply::Simple("QUEUED".into())
+        }
+        Exec::Conn if spec.name == "select" => {
+            m.queued.push((exec, args));
             Reply::Simple("QUEUED".into())
         }
         Exec::Conn => {
@@ -90,10 +104,23 @@ pub async fn exec(st: &mut ConnState, name: &str, args: &[Bytes]) -> Reply {
             if m.failed {
                 return Reply::err(EXECABORT);
             }
+            let final_db = m
+                .queued
+                .iter()
+                .filter(|(e, _)| matches!(e, Exec::Conn))
+                .filter_map(|(_, a)| select_target(a))
+                .last();
             let kind = JobKind::Exec { watch };
             let rx = st.sh.writer.submit_kind(st.db, m.queued, kind);
             match rx.await {
-                Ok(mut r) => r.pop().unwrap_or(Reply::NilArray),
+                Ok(mut r) => {
+                    let reply = r.pop().unwrap_or(Reply::NilArray);
+                    if let (Some(db), Reply::Array(_)) = (final_db, &reply) {
+                        st.db = db;
+                        st.client.db.store(db, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    reply
+                }
                 Err(_) => Reply::err("ERR durakv writer is not running"),
             }
         }
@@ -120,4 +147,23 @@ pub async fn exec(st: &mut ConnState, name: &str, args: &[Bytes]) -> Reply {
         }
         _ => Reply::err(errors::unknown_command(name.as_bytes(), &[])),
     }
+}
+
+/// The database a queued `SELECT n` switches to, if `n` is valid.
+pub fn select_target(args: &[Bytes]) -> Option<u8> {
+    let n = crate::commands::parse_i64(args.get(1)?)?;
+    (0..crate::storage::DATABASES as i64)
+        .contains(&n)
+        .then_some(n as u8)
+}
+
+fn ping(_: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
+    Ok(match args.len() {
+        1 => Reply::Simple("PONG".into()),
+        _ => Reply::Bulk(args[1].clone()),
+    })
+}
+
+fn echo(_: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
+    Ok(Reply::Bulk(args[1].clone()))
 }

@@ -519,8 +519,24 @@ impl Writer {
             .load(Ordering::Relaxed);
         let mut replies = Vec::with_capacity(cmds.len());
         let mut effects = Vec::new();
+        let mut cur_db = db;
         for (exec, args) in cmds {
-            let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
+            if let Exec::Conn = exec {
+                // SELECT, the one connection command run inside a transaction.
+                match crate::server::multi::select_target(args) {
+                    Some(n) => {
+                        cur_db = n;
+                        effects.push(vec![
+                            Bytes::from_static(b"SELECT"),
+                            Bytes::from(n.to_string()),
+                        ]);
+                        replies.push(Reply::Ok);
+                    }
+                    None => replies.push(Reply::err(crate::commands::errors::DB_INDEX)),
+                }
+                continue;
+            }
+            let mut ctx = WriteCtx::new(&self.storage, &mut self.group, cur_db, Some(now), max);
             let result = match exec {
                 Exec::Write(f) => f(&mut ctx, args),
                 Exec::Read(f) => f(&ctx, args),
@@ -545,8 +561,12 @@ impl Writer {
         let mut rounds = 0;
         while !self.group.touched.is_empty() {
             let touched = std::mem::take(&mut self.group.touched);
+            let storage = &self.storage;
             for (db, key) in &touched {
-                self.watches.touched(*db, key);
+                // After a flush RocksDB still holds the database's keys until the batch is
+                // applied: that is what "existed" means for the flush.
+                let existed = |k: &[u8]| matches!(storage.get_raw(*db, k), Ok(Some(_)));
+                self.watches.touched(*db, key, existed);
             }
             if self.waiters.is_empty() {
                 continue;

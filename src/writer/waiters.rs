@@ -131,11 +131,12 @@ impl Watches {
             .push(Arc::downgrade(flag));
     }
 
-    /// A write to `key` (an empty key: the whole database was flushed).
-    pub fn touched(&mut self, db: u8, key: &Bytes) {
+    /// A write to `key` (an empty key: the whole database was flushed, which, as in Redis,
+    /// breaks only the watches of keys that `existed`).
+    pub fn touched(&mut self, db: u8, key: &Bytes, existed: impl Fn(&[u8]) -> bool) {
         if key.is_empty() {
-            self.by_key.retain(|(d, _), flags| {
-                if *d == db {
+            self.by_key.retain(|(d, k), flags| {
+                if *d == db && existed(k) {
                     mark(flags);
                     false
                 } else {
@@ -175,13 +176,19 @@ mod tests {
         let b = Arc::new(WatchFlag::default());
         w.watch(0, Bytes::from_static(b"k"), &a);
         w.watch(1, Bytes::from_static(b"k"), &b);
-        w.touched(0, &Bytes::from_static(b"other"));
+        let c = Arc::new(WatchFlag::default());
+        w.watch(1, Bytes::from_static(b"missing"), &c);
+        let yes = |_: &[u8]| true;
+        w.touched(0, &Bytes::from_static(b"other"), yes);
         assert!(!a.dirty.load(Ordering::Acquire));
-        w.touched(0, &Bytes::from_static(b"k"));
+        w.touched(0, &Bytes::from_static(b"k"), yes);
         assert!(a.dirty.load(Ordering::Acquire));
         assert!(!b.dirty.load(Ordering::Acquire));
-        w.touched(1, &Bytes::new());
+        w.touched(1, &Bytes::new(), |k| k == b"k");
         assert!(b.dirty.load(Ordering::Acquire));
-        assert!(w.is_empty());
+        assert!(
+            !c.dirty.load(Ordering::Acquire),
+            "a flush spares watches of missing keys"
+        );
     }
 }

@@ -274,7 +274,6 @@ fn check_large_set_sampling(con: &mut Connection, names: &[Vec<u8>]) {
 /// durakv returns 10 members for `SRANDMEMBER big 100` (its sampler seeks to random 8-byte
 /// prefixes between the first and last member, so only ~10 landing points exist).
 #[test]
-#[ignore = "bug: SRANDMEMBER/SPOP with count on sets > 1024 members return far fewer than count (10 of 100 for member:N names)"]
 fn srandmember_on_a_50k_set_returns_distinct_existing_members() {
     let srv = Server::start(&[]);
     let mut con = srv.client();
@@ -287,7 +286,6 @@ fn srandmember_on_a_50k_set_returns_distinct_existing_members() {
 /// Printable members with spread-out first bytes (hex of a multiplicative hash): durakv returns
 /// about 40 of 100, the gaps between '9' and 'a' funnel seeks onto a few members.
 #[test]
-#[ignore = "bug: SRANDMEMBER/SPOP with count on sets > 1024 members return fewer than count (about 40 of 100 for hex names)"]
 fn srandmember_on_a_50k_set_of_hex_members() {
     let srv = Server::start(&[]);
     let mut con = srv.client();
@@ -358,7 +356,6 @@ fn smove_between_sets() {
 /// Redis 7.0 answers 0 for a missing source before it looks at the destination's type
 /// (t_set.c smoveCommand: `if (srcset == NULL) { addReply(c,shared.czero); return; }`).
 #[test]
-#[ignore = "bug: SMOVE from a missing source to a non-set answers WRONGTYPE, Redis answers 0"]
 fn smove_from_a_missing_source_to_a_string_answers_zero() {
     let srv = Server::start(&[]);
     let mut con = srv.client();

@@ -471,7 +471,6 @@ fn resp3_exec_reply_shapes() {
 /// Redis queues connection-level commands such as PING, ECHO and SELECT inside MULTI and runs
 /// them at EXEC; clients (e.g. pipelines that SELECT a database) rely on it.
 #[test]
-#[ignore = "bug: PING/ECHO/SELECT inside MULTI are refused ('not supported inside MULTI by durakv') and abort EXEC"]
 fn ping_echo_select_inside_multi_are_queued_like_redis() {
     let srv = Server::start(&[]);
     let mut c = srv.raw();
@@ -518,7 +517,6 @@ fn exec_of_2000_queued_sadds_replies_in_full() {
 /// (db.c touchAllWatchedKeysInDb checks `dictFind(emptied->dict, key)`), so a watch on a
 /// missing key survives a flush.
 #[test]
-#[ignore = "bug: FLUSHDB breaks a WATCH on a key that does not exist; Redis 7.0 only breaks watches of existing keys"]
 fn watch_of_a_missing_key_survives_flushdb_like_redis() {
     let srv = Server::start(&[]);
     let mut c = srv.raw();

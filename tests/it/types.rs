@@ -516,7 +516,6 @@ fn delete_and_recreate_in_one_pipeline_and_one_multi() {
 /// (t_string.c incrbyfloatCommand), so a bad increment on a hash answers WRONGTYPE. (INCRBY,
 /// HINCRBY and HINCRBYFLOAT parse the increment first, in both servers.)
 #[test]
-#[ignore = "bug: INCRBYFLOAT on a hash/set with a non-float increment answers 'ERR value is not a valid float', Redis WRONGTYPE"]
 fn incrbyfloat_checks_the_type_before_the_increment() {
     let srv = Server::start(&[]);
     let mut con = srv.client();
