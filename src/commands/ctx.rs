@@ -309,6 +309,10 @@ pub struct WriteCtx<'a> {
     pub now: Option<u64>,
     /// The normalised commands this command's record will carry.
     pub effects: Vec<Vec<Bytes>>,
+    /// The database the effects logged so far leave the record in (a command that touches
+    /// another database, MOVE or COPY ... DB, logs a SELECT before effects there).
+    log_db: u8,
+    start_db: u8,
     pub max_bulk_len: u64,
     /// True when a blocking command (BLPOP, BZPOPMIN, ...) may park its client: a plain
     /// client call. False inside MULTI, on replay, and when the writer retries a parked
@@ -354,6 +358,8 @@ impl<'a> WriteCtx<'a> {
             db,
             now,
             effects: Vec::new(),
+            log_db: db,
+            start_db: db,
             max_bulk_len,
             may_block: false,
             block: None,
@@ -548,15 +554,33 @@ impl<'a> WriteCtx<'a> {
         }
     }
 
-    /// Records a normalised command for this command's log record.
+    /// Records a normalised command for this command's log record, in the database the
+    /// context is in now.
     pub fn log(&mut self, args: Vec<Bytes>) {
+        if self.db != self.log_db {
+            self.effects.push(select(self.db));
+            self.log_db = self.db;
+        }
         self.effects.push(args);
     }
 
     /// Logs the command as it was received (for commands that are deterministic as they are).
     pub fn log_verbatim(&mut self, args: &[Bytes]) {
-        self.effects.push(args.to_vec());
+        self.log(args.to_vec());
     }
+
+    /// This command's effects, ending in the database it started in.
+    pub fn take_effects(&mut self) -> Vec<Vec<Bytes>> {
+        if self.log_db != self.start_db {
+            self.effects.push(select(self.start_db));
+            self.log_db = self.start_db;
+        }
+        std::mem::take(&mut self.effects)
+    }
+}
+
+fn select(db: u8) -> Vec<Bytes> {
+    vec![Bytes::from_static(b"SELECT"), Bytes::from(db.to_string())]
 }
 
 impl View for WriteCtx<'_> {

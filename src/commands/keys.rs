@@ -119,6 +119,39 @@ pub fn copy(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     Ok(Reply::Int(1))
 }
 
+/// MOVE key db: moves the key (with its TTL) unless the target database has it already.
+pub fn move_(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
+    let dst_db = match super::parse_i64(&args[2]) {
+        Some(n) if (0..DATABASES as i64).contains(&n) => n as u8,
+        Some(_) => return Ok(Reply::err(errors::DB_INDEX)),
+        None => return Ok(Reply::err(errors::NOT_INTEGER)),
+    };
+    if dst_db == ctx.db {
+        return Ok(Reply::err(
+            "ERR source and destination objects are the same",
+        ));
+    }
+    let key = &args[1];
+    let Some(e) = ctx.lookup(key)? else {
+        return Ok(Reply::Int(0));
+    };
+    let src_db = ctx.db;
+    ctx.db = dst_db;
+    let taken = ctx.lookup(key);
+    ctx.db = src_db;
+    if taken?.is_some() {
+        return Ok(Reply::Int(0));
+    }
+    let moved = copy_value(ctx, key, &e, dst_db, key)?;
+    ctx.remove(key)?;
+    ctx.db = dst_db;
+    let put = ctx.put(key, moved);
+    ctx.db = src_db;
+    put?;
+    ctx.log_verbatim(args);
+    Ok(Reply::Int(1))
+}
+
 /// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ|HELP. Encodings are stable names by type (durakv
 /// has one representation per type, on disk).
 pub fn object(v: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {

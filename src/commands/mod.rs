@@ -121,6 +121,7 @@ static CORE_COMMANDS: &[CommandSpec] = &[
     cmd!("rename", 3, &["write"], 1, 2, 1, Exec::Write(keys::rename)),
     cmd!("renamenx", 3, WD, 1, 2, 1, Exec::Write(keys::renamenx)),
     cmd!("copy", -3, W, 1, 2, 1, Exec::Write(keys::copy)),
+    cmd!("move", 3, WF, 1, 1, 1, Exec::Write(keys::move_)),
     cmd!("object", -2, R, 2, 2, 1, Exec::Read(keys::object)),
     cmd!("expire", -3, WD, 1, 1, 1, Exec::Write(keys::expire)),
     cmd!("pexpire", -3, WD, 1, 1, 1, Exec::Write(keys::pexpire)),

@@ -478,7 +478,7 @@ impl Writer {
         let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
         ctx.may_block = true;
         let result = f(&mut ctx, args);
-        let effects = std::mem::take(&mut ctx.effects);
+        let effects = ctx.take_effects();
         let block = ctx.block.take();
         match (result, block) {
             (Err(e), _) => {
@@ -542,7 +542,7 @@ impl Writer {
                 Exec::Read(f) => f(&ctx, args),
                 Exec::Conn => Ok(Reply::err("ERR command not allowed inside a transaction")),
             };
-            effects.append(&mut ctx.effects);
+            effects.append(&mut ctx.take_effects());
             match result {
                 Ok(r) => replies.push(r),
                 Err(e) => {
@@ -639,7 +639,7 @@ impl Writer {
             };
             let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
             let result = f(&mut ctx, args);
-            let effects = std::mem::take(&mut ctx.effects);
+            let effects = ctx.take_effects();
             match result {
                 Ok(reply) => {
                     self.add_record(db, now, &effects);
@@ -671,7 +671,7 @@ impl Writer {
             .load(Ordering::Relaxed);
         let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
         let r = f(&mut ctx);
-        let effects = std::mem::take(&mut ctx.effects);
+        let effects = ctx.take_effects();
         match r {
             Ok(()) => self.add_record(db, now, &effects),
             Err(e) => self.poison(format!("{e}")),

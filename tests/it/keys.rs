@@ -812,3 +812,45 @@ fn data_and_ttls_survive_kill_9_with_appendfsync_always() {
     verify_fixture(&mut con, "first", &f1);
     verify_fixture(&mut con, "second", &f2);
 }
+
+#[test]
+fn move_carries_a_collection_and_its_ttl_to_another_database_across_a_restart() {
+    let mut srv = Server::start(&["--appendfsync", "always"]);
+    let mut con = srv.client();
+    run(&mut con, &["SADD", "k", "a", "b", "c"]);
+    run(&mut con, &["EXPIRE", "k", "1000"]);
+    run(&mut con, &["SELECT", "1"]);
+    run(&mut con, &["SET", "taken", "x"]);
+    run(&mut con, &["SELECT", "0"]);
+    run(&mut con, &["SET", "taken", "y"]);
+    assert_eq!(run(&mut con, &["MOVE", "k", "1"]), Value::Int(1));
+    assert_eq!(
+        run(&mut con, &["MOVE", "taken", "1"]),
+        Value::Int(0),
+        "target has the key"
+    );
+    assert_eq!(run(&mut con, &["MOVE", "nokey", "1"]), Value::Int(0));
+    assert_eq!(
+        run_err(&mut con, &["MOVE", "taken", "0"]),
+        "ERR source and destination objects are the same"
+    );
+    assert_eq!(
+        run_err(&mut con, &["MOVE", "taken", "16"]),
+        "ERR DB index is out of range"
+    );
+    assert_eq!(run(&mut con, &["EXISTS", "k"]), Value::Int(0));
+    drop(con);
+    srv.kill9();
+    srv.restart();
+    let mut con = srv.client();
+    run(&mut con, &["SELECT", "1"]);
+    assert_eq!(run(&mut con, &["SCARD", "k"]), Value::Int(3));
+    match run(&mut con, &["TTL", "k"]) {
+        Value::Int(t) => assert!((990..=1000).contains(&t), "TTL moved with the key: {t}"),
+        other => panic!("TTL replied {other:?}"),
+    }
+    assert_eq!(
+        run(&mut con, &["GET", "taken"]),
+        Value::BulkString(b"x".to_vec())
+    );
+}
