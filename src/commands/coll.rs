@@ -161,7 +161,7 @@ pub fn copy_value(
     let version = ctx.new_version();
     let to = coll_prefix(dst_db, dst, version);
     let end = prefix_end(&from);
-    for space in [Space::Elements, Space::Scores] {
+    for space in Space::ALL {
         let mut items = Vec::new();
         ctx.elem_scan(space, &from, &end, false, &mut |k, v| {
             items.push((k[from.len()..].to_vec(), Bytes::copy_from_slice(v)));
@@ -321,8 +321,8 @@ fn rank_sample(
             rank += 1;
             if owed > 0 {
                 let sub = Bytes::copy_from_slice(&k[plen..]);
-                if !picked.contains_key(&sub) {
-                    picked.insert(sub, Bytes::copy_from_slice(val));
+                if let std::collections::btree_map::Entry::Vacant(e) = picked.entry(sub) {
+                    e.insert(Bytes::copy_from_slice(val));
                     owed -= 1;
                     added += 1;
                 }

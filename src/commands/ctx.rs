@@ -238,7 +238,7 @@ pub struct GroupState {
     pub batch: WriteBatch,
     overlay: HashMap<(u8, Bytes), Option<Entry>>,
     /// Pending element writes per space, so commands later in the group read them.
-    elems: [BTreeMap<Vec<u8>, Option<Bytes>>; 2],
+    elems: [BTreeMap<Vec<u8>, Option<Bytes>>; 3],
     /// The next collection version; persisted with the batch when it moved.
     pub next_version: u64,
     pub version_dirty: bool,
@@ -269,7 +269,7 @@ impl GroupState {
         GroupState {
             batch: WriteBatch::default(),
             overlay: HashMap::new(),
-            elems: [BTreeMap::new(), BTreeMap::new()],
+            elems: [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()],
             next_version,
             version_dirty: false,
             track_touches: false,
@@ -286,8 +286,9 @@ impl GroupState {
     pub fn reset(&mut self) {
         self.batch = WriteBatch::default();
         self.overlay.clear();
-        self.elems[0].clear();
-        self.elems[1].clear();
+        for e in self.elems.iter_mut() {
+            e.clear();
+        }
         self.version_dirty = false;
         self.reclaim.clear();
         self.counts_dirty = [false; DATABASES];
@@ -443,7 +444,7 @@ impl<'a> WriteCtx<'a> {
         let prefix = coll_prefix(self.db, key, m.version);
         if m.size <= POINT_DELETE_MAX {
             let end = crate::storage::prefix_end(&prefix);
-            for space in [Space::Elements, Space::Scores] {
+            for space in Space::ALL {
                 let mut keys = Vec::new();
                 self.elem_scan(space, &prefix, &end, false, &mut |k, _| {
                     keys.push(k.to_vec());

@@ -16,11 +16,12 @@
 //!
 //! Costs (n = size, k = elements returned or removed):
 //! - ZADD, ZINCRBY, ZREM, ZSCORE, ZMSCORE: O(1) RocksDB operations per member.
-//! - ZRANK/ZREVRANK: one point read of the score, then the index is walked from both ends at
-//!   once (bounded scans with a doubling step budget, alternating sides) until the member's
-//!   index key is reached: O(min(rank, n - rank)) iterator steps. There is no rank index.
-//! - ZRANGE by rank and ZREMRANGEBYRANK: the scan starts from the nearer end, O(min(start,
-//!   n - stop) + k).
+//! - ZRANK/ZREVRANK: one point read of the score, then the rank blocks (the `ranks` space, see
+//!   [`blocks`]): the counts of the blocks before the member's block are summed and the walk
+//!   inside its block is at most 1024 steps: O(n / 1024 + 1024) iterator steps.
+//! - ZRANGE by rank and ZREMRANGEBYRANK: the rank blocks find the start, O(n / 1024 + 1024 + k).
+//! - ZADD of a new member and ZREM: one more seek and write for the member's block count; a
+//!   block that reaches 1025 keys is split at its middle (a walk of 512 keys).
 //! - BYSCORE ranges: a seek to `score_key(min)` (or, reversed, to the end of `max`'s scores);
 //!   exclusive bounds skip the equal scores; O(offset + k). ZCOUNT walks its range: O(count).
 //! - BYLEX ranges (meaningful only when all scores are equal, as in Redis): a seek to
@@ -257,20 +258,177 @@ fn score_of(v: &dyn View, c: &Coll, member: &[u8]) -> ExecResult<Option<f64>> {
 }
 
 /// Gives `member` the score `new` (`old` is its current score, None if absent).
-fn set_score(ctx: &mut WriteCtx, c: &mut Coll, member: &[u8], old: Option<f64>, new: f64) {
+fn set_score(
+    ctx: &mut WriteCtx,
+    c: &mut Coll,
+    member: &[u8],
+    old: Option<f64>,
+    new: f64,
+) -> ExecResult<()> {
     match old {
-        Some(o) if norm(o) == norm(new) => return,
-        Some(o) => ctx.elem_del(Space::Scores, idx_key(c, o, member)),
+        Some(o) if norm(o) == norm(new) => return Ok(()),
+        Some(o) => {
+            let k = idx_key(c, o, member);
+            blocks::remove(ctx, c, &k)?;
+            ctx.elem_del(Space::Scores, k);
+        }
         None => c.meta.size += 1,
     }
-    ctx.elem_put(Space::Scores, idx_key(c, new, member), Bytes::new());
+    let k = idx_key(c, new, member);
+    ctx.elem_put(Space::Scores, k.clone(), Bytes::new());
+    blocks::insert(ctx, c, &k)?;
     c.put(ctx, member, encode_score(new));
+    Ok(())
 }
 
-fn remove_member(ctx: &mut WriteCtx, c: &mut Coll, member: &[u8], score: f64) {
-    ctx.elem_del(Space::Scores, idx_key(c, score, member));
+fn remove_member(ctx: &mut WriteCtx, c: &mut Coll, member: &[u8], score: f64) -> ExecResult<()> {
+    let k = idx_key(c, score, member);
+    blocks::remove(ctx, c, &k)?;
+    ctx.elem_del(Space::Scores, k);
     c.del(ctx, member);
     c.meta.size -= 1;
+    Ok(())
+}
+
+/// Rank blocks: the score index cut into runs of at most [`blocks::MAX`] keys, each counted
+/// under the key of its start in the `ranks` space (`prefix ++ start suffix -> count u64 BE`).
+/// A block covers the index keys from its start up to the next block's start. A rank is the
+/// sum of the counts of the blocks before the member's block plus a walk inside that block:
+/// O(size / MAX + MAX) steps instead of O(rank). Inserting costs one extra seek and write;
+/// a full block is split at its middle.
+mod blocks {
+    use bytes::Bytes;
+
+    use super::{walk, Coll, View, WriteCtx};
+    use crate::commands::errors::ExecResult;
+    use crate::storage::Space;
+
+    pub const MAX: u64 = 1024;
+
+    fn count_of(v: &[u8]) -> u64 {
+        <[u8; 8]>::try_from(v).map(u64::from_be_bytes).unwrap_or(0)
+    }
+
+    fn put(ctx: &mut WriteCtx, key: Vec<u8>, n: u64) {
+        ctx.elem_put(Space::Ranks, key, Bytes::copy_from_slice(&n.to_be_bytes()));
+    }
+
+    /// The block holding index key `k` (the last block starting at or before it).
+    fn containing(v: &dyn View, c: &Coll, k: &[u8]) -> ExecResult<Option<(Vec<u8>, u64)>> {
+        let mut hi = k.to_vec();
+        hi.push(0);
+        let mut out = None;
+        v.elem_scan(Space::Ranks, &c.prefix, &hi, true, &mut |bk, n| {
+            out = Some((bk.to_vec(), count_of(n)));
+            false
+        })?;
+        Ok(out)
+    }
+
+    fn first(v: &dyn View, c: &Coll) -> ExecResult<Option<(Vec<u8>, u64)>> {
+        let mut out = None;
+        v.elem_scan(Space::Ranks, &c.prefix, &c.end(), false, &mut |bk, n| {
+            out = Some((bk.to_vec(), count_of(n)));
+            false
+        })?;
+        Ok(out)
+    }
+
+    /// Counts the new index key `k` (already written) in its block.
+    pub fn insert(ctx: &mut WriteCtx, c: &Coll, k: &[u8]) -> ExecResult<()> {
+        let (start, n) = match containing(ctx, c, k)? {
+            Some(b) => b,
+            None => match first(ctx, c)? {
+                // Below every block: the first block now starts here.
+                Some((old, n)) => {
+                    ctx.elem_del(Space::Ranks, old);
+                    (k.to_vec(), n)
+                }
+                None => (k.to_vec(), 0),
+            },
+        };
+        let n = n + 1;
+        if n <= MAX {
+            put(ctx, start, n);
+            return Ok(());
+        }
+        // Split at the middle: the second half starts at the (n/2)th key of the block.
+        let half = n / 2;
+        let mut seen = 0u64;
+        let mut mid = None;
+        let plen = c.prefix.len();
+        walk(ctx, c, &start, &c.end(), false, &mut |score, member| {
+            if seen == half {
+                let mut m = c.prefix.clone();
+                m.extend_from_slice(&super::score_key(score));
+                m.extend_from_slice(member);
+                mid = Some(m);
+                return false;
+            }
+            seen += 1;
+            true
+        })?;
+        match mid {
+            Some(m) if m.len() > plen && m != start => {
+                put(ctx, start, half);
+                put(ctx, m, n - half);
+            }
+            _ => put(ctx, start, n),
+        }
+        Ok(())
+    }
+
+    /// Uncounts index key `k` (about to be deleted).
+    pub fn remove(ctx: &mut WriteCtx, c: &Coll, k: &[u8]) -> ExecResult<()> {
+        if let Some((start, n)) = containing(ctx, c, k)? {
+            if n <= 1 {
+                ctx.elem_del(Space::Ranks, start);
+            } else {
+                put(ctx, start, n - 1);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ascending rank of index key `k`: counts of the blocks before its block, plus the keys
+    /// of its block before it.
+    pub fn rank(v: &dyn View, c: &Coll, k: &[u8]) -> ExecResult<u64> {
+        let mut before = 0u64;
+        let mut own = 0u64;
+        let mut start = c.prefix.clone();
+        let mut hi = k.to_vec();
+        hi.push(0);
+        v.elem_scan(Space::Ranks, &c.prefix, &hi, false, &mut |bk, n| {
+            own = count_of(n);
+            before += own;
+            start = bk.to_vec();
+            true
+        })?;
+        // The member's own block was added whole: take it back, then walk inside it.
+        let mut inside = 0u64;
+        walk(v, c, &start, k, false, &mut |_, _| {
+            inside += 1;
+            true
+        })?;
+        Ok(before - own.min(before) + inside)
+    }
+
+    /// Where ascending rank `r` starts: the index key of its block's start and how many keys
+    /// to skip from there.
+    pub fn seek(v: &dyn View, c: &Coll, r: u64) -> ExecResult<(Vec<u8>, u64)> {
+        let mut acc = 0u64;
+        let mut at = (c.prefix.clone(), r);
+        v.elem_scan(Space::Ranks, &c.prefix, &c.end(), false, &mut |bk, n| {
+            let n = count_of(n);
+            at = (bk.to_vec(), r - acc);
+            if acc + n > r {
+                return false;
+            }
+            acc += n;
+            true
+        })?;
+        Ok(at)
+    }
 }
 
 /// Removes `items` (all present), saves the set and logs `ZREM key member ...`.
@@ -282,7 +440,7 @@ fn remove_items(ctx: &mut WriteCtx, c: &mut Coll, items: &[Item]) -> ExecResult<
     logged.push(Bytes::from_static(b"ZREM"));
     logged.push(c.key.clone());
     for (m, s) in items {
-        remove_member(ctx, c, m, *s);
+        remove_member(ctx, c, m, *s)?;
         logged.push(m.clone());
     }
     c.save(ctx)?;
@@ -320,59 +478,17 @@ fn edge(v: &dyn View, c: &Coll, rev: bool) -> ExecResult<Option<Item>> {
     Ok(out)
 }
 
-/// Counts index keys in `[lo, hi)` from the `rev` end; None when more than `cap`.
-fn count_upto(
-    v: &dyn View,
-    c: &Coll,
-    lo: &[u8],
-    hi: &[u8],
-    rev: bool,
-    cap: u64,
-) -> ExecResult<Option<u64>> {
-    let mut n = 0u64;
-    let mut over = false;
-    walk(v, c, lo, hi, rev, &mut |_, _| {
-        if n == cap {
-            over = true;
-            return false;
-        }
-        n += 1;
-        true
-    })?;
-    Ok(if over { None } else { Some(n) })
-}
-
-/// Ascending rank of `member` (with `score`), walking from both ends with a step budget that
-/// grows 4x per round: O(min(rank, size - rank)) iterator steps in total.
+/// Ascending rank of `member` (with `score`), from the rank blocks: O(size / 1024 + 1024).
 fn rank_of(v: &dyn View, c: &Coll, member: &[u8], score: f64) -> ExecResult<u64> {
-    let k = idx_key(c, score, member);
-    let mut after = k.clone();
-    after.push(0);
-    let end = c.end();
-    let mut budget = 32u64;
-    loop {
-        if let Some(n) = count_upto(v, c, &c.prefix, &k, false, budget)? {
-            return Ok(n);
-        }
-        if let Some(n) = count_upto(v, c, &after, &end, true, budget)? {
-            return Ok(c.meta.size.saturating_sub(n + 1));
-        }
-        if budget > c.meta.size {
-            // Unreachable with an exact size; answer from the front rather than loop.
-            return Ok(count_upto(v, c, &c.prefix, &k, false, u64::MAX)?.unwrap_or(0));
-        }
-        budget = budget.saturating_mul(4);
-    }
+    blocks::rank(v, c, &idx_key(c, score, member))
 }
 
-/// Elements of ascending ranks `a..=b` (valid), scanned from the nearer end.
+/// Elements of ascending ranks `a..=b` (valid), found through the rank blocks.
 fn rank_items(v: &dyn View, c: &Coll, a: u64, b: u64) -> ExecResult<Vec<Item>> {
     let want = b - a + 1;
-    let from_end = c.meta.size - 1 - b;
-    let rev = from_end < a;
-    let mut skip = if rev { from_end } else { a };
+    let (from, mut skip) = blocks::seek(v, c, a)?;
     let mut out = Vec::with_capacity(want.min(1 << 16) as usize);
-    walk(v, c, &c.prefix, &c.end(), rev, &mut |s, m| {
+    walk(v, c, &from, &c.end(), false, &mut |s, m| {
         if skip > 0 {
             skip -= 1;
             return true;
@@ -380,9 +496,6 @@ fn rank_items(v: &dyn View, c: &Coll, a: u64, b: u64) -> ExecResult<Vec<Item>> {
         out.push((Bytes::copy_from_slice(m), s));
         (out.len() as u64) < want
     })?;
-    if rev {
-        out.reverse();
-    }
     Ok(out)
 }
 
@@ -824,7 +937,7 @@ fn add_pairs(
         if cur.map(norm) == Some(norm(new)) {
             continue;
         }
-        set_score(ctx, &mut c, m, cur, new);
+        set_score(ctx, &mut c, m, cur, new)?;
         if cur.is_some() {
             updated += 1;
         } else {
@@ -1079,7 +1192,7 @@ fn store_items(ctx: &mut WriteCtx, dest: &Bytes, items: &[Item]) -> ExecResult<i
     }
     let mut c = Coll::create(ctx, dest, ZSET);
     for (m, s) in items {
-        set_score(ctx, &mut c, m, None, *s);
+        set_score(ctx, &mut c, m, None, *s)?;
     }
     c.save(ctx)?;
     for chunk in items.chunks(LOG_CHUNK_PAIRS) {

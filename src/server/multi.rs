@@ -107,9 +107,9 @@ pub async fn exec(st: &mut ConnState, name: &str, args: &[Bytes]) -> Reply {
             let final_db = m
                 .queued
                 .iter()
+                .rev()
                 .filter(|(e, _)| matches!(e, Exec::Conn))
-                .filter_map(|(_, a)| select_target(a))
-                .last();
+                .find_map(|(_, a)| select_target(a));
             let kind = JobKind::Exec { watch };
             let rx = st.sh.writer.submit_kind(st.db, m.queued, kind);
             match rx.await {

@@ -15,6 +15,8 @@
 //!   value, set member -> empty, sorted-set member -> score, list position u64 BE -> value.
 //! - `scores`: the sorted-set score index, `[prefix][score, order-preserving u64 BE][member]`
 //!   -> empty, so ranges by score and ranks walk the index in order.
+//! - `ranks`: sorted-set rank blocks, `[prefix][first index suffix of the block]` -> count; a
+//!   rank is the sum of the counts before the member's block plus a walk inside it.
 //!
 //! A collection's version lives in its `data` entry; deleting or overwriting the collection
 //! drops the entry and range-deletes the old version's prefix in the same batch (O(1) on the
@@ -41,20 +43,32 @@ pub const CF_DATA: &str = "data";
 pub const CF_EXPIRE: &str = "expire";
 pub const CF_ELEMENTS: &str = "elements";
 pub const CF_SCORES: &str = "scores";
-const ALL_CFS: [&str; 5] = [CF_META, CF_DATA, CF_EXPIRE, CF_ELEMENTS, CF_SCORES];
+pub const CF_RANKS: &str = "ranks";
+const ALL_CFS: [&str; 6] = [
+    CF_META,
+    CF_DATA,
+    CF_EXPIRE,
+    CF_ELEMENTS,
+    CF_SCORES,
+    CF_RANKS,
+];
 
 /// The two element key spaces a collection uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Space {
     Elements = 0,
     Scores = 1,
+    Ranks = 2,
 }
 
 impl Space {
+    pub const ALL: [Space; 3] = [Space::Elements, Space::Scores, Space::Ranks];
+
     pub fn cf_name(self) -> &'static str {
         match self {
             Space::Elements => CF_ELEMENTS,
             Space::Scores => CF_SCORES,
+            Space::Ranks => CF_RANKS,
         }
     }
 }
@@ -124,7 +138,8 @@ impl Storage {
             ColumnFamilyDescriptor::new(CF_DATA, data_opts),
             ColumnFamilyDescriptor::new(CF_EXPIRE, Options::default()),
             ColumnFamilyDescriptor::new(CF_ELEMENTS, elem_opts.clone()),
-            ColumnFamilyDescriptor::new(CF_SCORES, elem_opts),
+            ColumnFamilyDescriptor::new(CF_SCORES, elem_opts.clone()),
+            ColumnFamilyDescriptor::new(CF_RANKS, elem_opts),
         ];
         let db = Db::open_cf_descriptors(&opts, path, cfs).map_err(|source| StorageError {
             what: "open",
@@ -438,7 +453,7 @@ impl Storage {
     /// Drops every element of one collection version: O(1) now, reclaimed by compaction.
     pub fn batch_drop_collection(&self, batch: &mut WriteBatch, prefix: &[u8]) {
         let end = prefix_end(prefix);
-        for space in [Space::Elements, Space::Scores] {
+        for space in Space::ALL {
             batch.delete_range_cf(&self.cf(space.cf_name()), prefix, &end[..]);
         }
     }
@@ -447,7 +462,7 @@ impl Storage {
     /// than whenever compaction would reach those files. Slow; run off the writer.
     pub fn reclaim_collection(&self, prefix: &[u8]) {
         let end = prefix_end(prefix);
-        for space in [Space::Elements, Space::Scores] {
+        for space in Space::ALL {
             self.db
                 .compact_range_cf(&self.cf(space.cf_name()), Some(prefix), Some(&end[..]));
         }
@@ -460,6 +475,7 @@ impl Storage {
         batch.delete_range_cf(&self.cf(CF_EXPIRE), [db], [db + 1]);
         batch.delete_range_cf(&self.cf(CF_ELEMENTS), [db], [db + 1]);
         batch.delete_range_cf(&self.cf(CF_SCORES), [db], [db + 1]);
+        batch.delete_range_cf(&self.cf(CF_RANKS), [db], [db + 1]);
     }
 }
 
