@@ -19,6 +19,7 @@ mod expiry;
 mod keys;
 mod lists;
 mod protocol;
+mod replication;
 mod restore;
 mod retention;
 mod server_cmds;
