@@ -26,14 +26,17 @@ fn field_u64(con: &mut redis::Connection, section: &str, field: &str) -> u64 {
 
 /// Waits until the replica's link is up and it has applied everything the master logged.
 fn wait_synced(master: &Server, replica: &Server) {
-    let (mut m, mut r) = (master.client(), replica.client());
+    wait_synced_con(&mut master.client(), &mut replica.client());
+}
+
+fn wait_synced_con(m: &mut redis::Connection, r: &mut redis::Connection) {
     wait_until(
         SYNC_TIMEOUT,
         "replica slave_repl_offset to reach the master's master_repl_offset",
         || {
-            let target = repl_offset(&mut m);
-            info_field(&mut r, "replication", "master_link_status").as_deref() == Some("up")
-                && field_u64(&mut r, "replication", "slave_repl_offset") == target
+            let target = repl_offset(m);
+            info_field(r, "replication", "master_link_status").as_deref() == Some("up")
+                && field_u64(r, "replication", "slave_repl_offset") == target
         },
     );
 }
@@ -317,4 +320,94 @@ fn link_cut_and_stalled_during_streaming() {
         field_u64(&mut m, "stats", "sync_partial_ok") >= 2,
         "cut links came back with +CONTINUE"
     );
+}
+
+#[test]
+fn psync_refusals_masterauth_and_replicaof_at_runtime() {
+    let master = Server::start(&["--requirepass", "secret"]);
+    let mut m = master.client_with_password("secret");
+    run(&mut m, &["SET", "a", "1"]);
+    let replid = info_field(&mut m, "replication", "master_replid").expect("replid");
+
+    // PSYNC that cannot continue: another history, an offset inside a record, past the end.
+    let mut raw = master.raw();
+    raw.command_str(&["AUTH", "secret"]);
+    for (id, off) in [
+        ("f".repeat(40), "0"),
+        (replid.clone(), "1"),
+        (replid.clone(), "999999"),
+    ] {
+        let reply = raw.command_str(&["PSYNC", &id, off]).raw_str();
+        assert!(
+            reply.contains("full sync is not implemented"),
+            "PSYNC {id} {off}: {reply}"
+        );
+    }
+    assert_eq!(field_u64(&mut m, "stats", "sync_partial_err"), 3);
+    assert_eq!(field_u64(&mut m, "stats", "sync_partial_ok"), 0);
+
+    // A plain node becomes a replica at runtime, authenticating with masterauth.
+    let mut replica = Server::start(&[]);
+    let mut r = replica.client();
+    run(&mut r, &["SET", "local", "x"]);
+    run(&mut r, &["DEL", "local"]);
+    // Its log is not empty and has another history: refused until it is fresh.
+    run(&mut r, &["CONFIG", "SET", "masterauth", "secret"]);
+    assert_eq!(
+        run(
+            &mut r,
+            &["REPLICAOF", "127.0.0.1", &master.port().to_string()]
+        ),
+        Value::Okay
+    );
+    assert!(run_err(&mut r, &["SET", "x", "1"]).starts_with("READONLY"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        info_field(&mut r, "replication", "master_link_status").as_deref(),
+        Some("down"),
+        "a replica with its own history cannot continue the master's"
+    );
+    run(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(
+        run(&mut r, &["SET", "x", "1"]),
+        Value::Okay,
+        "writable again"
+    );
+    drop(r);
+    drop(replica);
+
+    // A fresh node: REPLICAOF at runtime, then the role survives kill -9 without any flag.
+    let mut replica = Server::start(&["--masterauth", "secret"]);
+    let mut r = replica.client();
+    run(
+        &mut r,
+        &["SLAVEOF", "127.0.0.1", &master.port().to_string()],
+    );
+    wait_synced_con(&mut m, &mut r);
+    assert_eq!(get_s(&mut r, "a").as_deref(), Some("1"));
+    drop(r);
+    replica.kill9();
+    run(&mut m, &["SET", "b", "2"]);
+    replica.restart();
+    let mut r = replica.client();
+    wait_synced_con(&mut m, &mut r);
+    assert_eq!(get_s(&mut r, "b").as_deref(), Some("2"));
+    assert_eq!(digest(&mut m), digest(&mut r));
+    assert_eq!(field_u64(&mut m, "stats", "sync_partial_ok"), 2);
+    run(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(
+        info_field(&mut r, "replication", "role").as_deref(),
+        Some("master")
+    );
+    run(&mut r, &["SET", "c", "3"]);
+    drop(r);
+    replica.kill9();
+    replica.restart();
+    let mut r = replica.client();
+    assert_eq!(
+        info_field(&mut r, "replication", "role").as_deref(),
+        Some("master"),
+        "REPLICAOF NO ONE persisted"
+    );
+    assert_eq!(get_s(&mut r, "c").as_deref(), Some("3"));
 }
