@@ -278,3 +278,43 @@ pub fn info_section(sh: &crate::server::Shared, o: &mut String) {
         end - start,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::log::format::{encode_record, RecordKind, RECORD_HEADER_LEN};
+    use crate::types::LogOffset;
+    use crate::writer::split_records;
+
+    fn records(n: usize, start: LogOffset) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let at = LogOffset(start.0 + out.len() as u64);
+            let payload = format!("*2\r\n$3\r\nDEL\r\n$2\r\nk{i}\r\n");
+            encode_record(&mut out, at, 1, 0, RecordKind::Commands, payload.as_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn replicated_records_are_checked_before_apply() {
+        let start = LogOffset(1000);
+        let bytes = records(3, start);
+        let ok = split_records(&bytes, start).expect("valid records");
+        assert_eq!(ok.len(), 3);
+        assert_eq!(ok[0].0, start);
+        // Not where this log ends: refused.
+        assert!(split_records(&bytes, LogOffset(999)).is_err());
+        // Any flipped byte, in a header or a payload, is refused.
+        for i in 0..bytes.len() {
+            let mut c = bytes.clone();
+            c[i] ^= 0x01;
+            assert!(
+                split_records(&c, start).is_err(),
+                "flip of byte {i} accepted"
+            );
+        }
+        // A partial record is refused.
+        assert!(split_records(&bytes[..bytes.len() - 1], start).is_err());
+        assert!(split_records(&bytes[..RECORD_HEADER_LEN - 1], start).is_err());
+    }
+}

@@ -157,6 +157,25 @@ fn replica_follows_every_type_and_is_read_only() {
         );
     }
 
+    // WATCH on the replica is broken by a replicated write; a read-only MULTI runs.
+    let mut w = replica.client();
+    run(&mut w, &["WATCH", "s"]);
+    run(&mut w, &["MULTI"]);
+    run(&mut w, &["GET", "s"]);
+    run(&mut m, &["SET", "s", "changed"]);
+    wait_synced(&master, &replica);
+    assert_eq!(
+        run(&mut w, &["EXEC"]),
+        Value::Nil,
+        "watch broken by replication"
+    );
+    run(&mut w, &["MULTI"]);
+    run(&mut w, &["GET", "s"]);
+    assert_eq!(run(&mut w, &["EXEC"]), Value::Array(vec![bulk("changed")]));
+    run(&mut w, &["MULTI"]);
+    assert!(run_err(&mut w, &["SET", "s", "1"]).starts_with("READONLY"));
+    assert!(run_err(&mut w, &["EXEC"]).starts_with("EXECABORT"));
+
     // INFO and ROLE on both sides.
     assert_eq!(
         info_field(&mut m, "replication", "connected_slaves").as_deref(),
