@@ -366,7 +366,7 @@ fn psync_refusals_masterauth_and_replicaof_at_runtime() {
     assert_eq!(field_u64(&mut m, "stats", "sync_partial_ok"), 0);
 
     // A plain node becomes a replica at runtime, authenticating with masterauth.
-    let mut replica = Server::start(&[]);
+    let replica = Server::start(&[]);
     let mut r = replica.client();
     run(&mut r, &["SET", "local", "x"]);
     run(&mut r, &["DEL", "local"]);

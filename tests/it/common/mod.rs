@@ -1472,52 +1472,6 @@ pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn harness_crc32c_check_value() {
-        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
-        assert_eq!(crc32c(b""), 0);
-    }
-
-    #[test]
-    fn harness_resp_parser_handles_partial_and_nested_frames() {
-        let whole = b"*2\r\n$3\r\nfoo\r\n%1\r\n+a\r\n:5\r\n";
-        for cut in 0..whole.len() {
-            assert_eq!(parse_resp(&whole[..cut], 0).unwrap(), None, "cut at {cut}");
-        }
-        let (v, used) = parse_resp(whole, 0).unwrap().unwrap();
-        assert_eq!(used, whole.len());
-        assert_eq!(
-            v,
-            Resp::Array(vec![
-                Resp::Bulk(b"foo".to_vec()),
-                Resp::Map(vec![(Resp::Simple("a".into()), Resp::Int(5))]),
-            ])
-        );
-        assert_eq!(parse_resp(b"_\r\n", 0).unwrap(), Some((Resp::Null, 3)));
-        assert_eq!(
-            parse_resp(b"$-1\r\n", 0).unwrap(),
-            Some((Resp::NullBulk, 5))
-        );
-    }
-
-    #[test]
-    fn harness_mentions_offset_matches_whole_numbers_only() {
-        assert!(mentions_offset("log corrupt at offset 1234 in x", 1234));
-        assert!(mentions_offset("corrupt offset=77", 77));
-        assert!(!mentions_offset("corrupt at offset 12345", 1234));
-        assert!(!mentions_offset("offset is 5", 5));
-    }
-
-    #[test]
-    fn harness_strip_ansi() {
-        assert_eq!(strip_ansi("\u{1b}[2moffset\u{1b}[0m=5"), "offset=5");
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // TCP proxy (replication tests)
 // ---------------------------------------------------------------------------------------------
@@ -1641,5 +1595,51 @@ impl Drop for Proxy {
         self.cut();
         // Wake the accept loop so its thread ends.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn harness_crc32c_check_value() {
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(crc32c(b""), 0);
+    }
+
+    #[test]
+    fn harness_resp_parser_handles_partial_and_nested_frames() {
+        let whole = b"*2\r\n$3\r\nfoo\r\n%1\r\n+a\r\n:5\r\n";
+        for cut in 0..whole.len() {
+            assert_eq!(parse_resp(&whole[..cut], 0).unwrap(), None, "cut at {cut}");
+        }
+        let (v, used) = parse_resp(whole, 0).unwrap().unwrap();
+        assert_eq!(used, whole.len());
+        assert_eq!(
+            v,
+            Resp::Array(vec![
+                Resp::Bulk(b"foo".to_vec()),
+                Resp::Map(vec![(Resp::Simple("a".into()), Resp::Int(5))]),
+            ])
+        );
+        assert_eq!(parse_resp(b"_\r\n", 0).unwrap(), Some((Resp::Null, 3)));
+        assert_eq!(
+            parse_resp(b"$-1\r\n", 0).unwrap(),
+            Some((Resp::NullBulk, 5))
+        );
+    }
+
+    #[test]
+    fn harness_mentions_offset_matches_whole_numbers_only() {
+        assert!(mentions_offset("log corrupt at offset 1234 in x", 1234));
+        assert!(mentions_offset("corrupt offset=77", 77));
+        assert!(!mentions_offset("corrupt at offset 12345", 1234));
+        assert!(!mentions_offset("offset is 5", 5));
+    }
+
+    #[test]
+    fn harness_strip_ansi() {
+        assert_eq!(strip_ansi("\u{1b}[2moffset\u{1b}[0m=5"), "offset=5");
     }
 }
