@@ -255,7 +255,19 @@ pub fn start(
         truncated_note = Some(msg);
     }
     let applied = checkpoint_offset;
-    if applied > log.end() {
+    if applied > log.end() && crate::replication::initial_master(&config).is_some() {
+        // The same on a replica: but its data is its master's history up to `applied` (a
+        // replica applies nothing else), so the log restarts there under the same replid and
+        // the replica continues with PSYNC from that offset.
+        let same = log.replid();
+        tracing::error!(
+            applied = %applied,
+            log_end = %log.end(),
+            "replica data is ahead of its log (power cut before fsync?): restarting the log at the applied offset under the master's replid {same}; old segments moved aside"
+        );
+        log.reset_at(applied, same)?;
+        replid = same;
+    } else if applied > log.end() {
         // Power cut: RocksDB persisted state beyond the log's fsynced end. The data is ahead of
         // the log, so the log restarts at the applied offset under a new history.
         let new_id = ReplId::random();

@@ -430,3 +430,38 @@ fn psync_refusals_masterauth_and_replicaof_at_runtime() {
     );
     assert_eq!(get_s(&mut r, "c").as_deref(), Some("3"));
 }
+
+#[test]
+fn replica_whose_data_is_ahead_of_its_log_continues_under_the_same_replid() {
+    let master = Server::start(&[]);
+    let mut m = master.client();
+    let mut replica = start_replica_of(master.port(), &[]);
+    write_load(&mut m, "a", 3, 100, 100);
+    wait_synced(&master, &replica);
+    // Clean stop (RocksDB flushed at the end), then lose the log's tail as a power cut would:
+    // the data now stands beyond the log's end.
+    replica.shutdown();
+    let seg = replica.last_segment();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .expect("open last segment");
+    f.set_len(80).expect("truncate to the segment header");
+    drop(f);
+    write_load(&mut m, "b", 3, 100, 100);
+    replica.restart();
+    assert!(
+        replica
+            .stderr_text()
+            .contains("replica data is ahead of its log"),
+        "the restart took the data-ahead path"
+    );
+    wait_synced(&master, &replica);
+    let mut r = replica.client();
+    assert_eq!(get_i64(&mut r, "counter"), 600);
+    assert_eq!(digest(&mut m), digest(&mut r));
+    assert_eq!(
+        info_field(&mut r, "replication", "master_replid"),
+        info_field(&mut m, "replication", "master_replid")
+    );
+}
