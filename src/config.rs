@@ -115,6 +115,12 @@ pub struct Flags {
     /// How many BGSAVE checkpoints to keep; older ones are deleted [default: 3]
     #[arg(long)]
     pub backup_keep: Option<usize>,
+    /// Start as a replica of this master, "host port" (overrides <dir>/replication.json)
+    #[arg(long)]
+    pub replicaof: Option<String>,
+    /// Password this replica sends to its master with AUTH
+    #[arg(long)]
+    pub masterauth: Option<String>,
 }
 
 /// The config file: the same keys as the flags, kebab-case.
@@ -137,6 +143,8 @@ pub struct FileConfig {
     pub io_threads: Option<usize>,
     pub backup_dir: Option<PathBuf>,
     pub backup_keep: Option<usize>,
+    pub replicaof: Option<String>,
+    pub masterauth: Option<String>,
 }
 
 /// Settings fixed at start-up.
@@ -152,6 +160,8 @@ pub struct StaticConfig {
     pub backup_dir: PathBuf,
     pub backup_keep: usize,
     pub config_file: Option<PathBuf>,
+    /// `--replicaof "host port"` / `replicaof`: the master to follow from start-up.
+    pub replicaof: Option<(String, u16)>,
 }
 
 /// Settings CONFIG SET may change while the server runs.
@@ -163,6 +173,7 @@ pub struct RuntimeConfig {
     pub log_retention_bytes: AtomicU64,
     pub log_retention_hours: AtomicU64,
     pub requirepass: RwLock<Option<String>>,
+    pub masterauth: RwLock<Option<String>>,
     /// Redis tuning keys accepted for compatibility; they change nothing here.
     pub compat: Mutex<BTreeMap<String, String>>,
 }
@@ -178,6 +189,10 @@ impl RuntimeConfig {
 
     pub fn requirepass(&self) -> Option<String> {
         self.requirepass.read().map(|g| g.clone()).unwrap_or(None)
+    }
+
+    pub fn masterauth(&self) -> Option<String> {
+        self.masterauth.read().map(|g| g.clone()).unwrap_or(None)
     }
 }
 
@@ -261,6 +276,10 @@ impl Config {
             .clone()
             .or(file.dir.clone())
             .unwrap_or_else(|| PathBuf::from("./data"));
+        let replicaof = match flags.replicaof.clone().or(file.replicaof.clone()) {
+            None => None,
+            Some(v) => Some(parse_replicaof(&v)?),
+        };
         let appendfsync = flags
             .appendfsync
             .or(file.appendfsync)
@@ -296,6 +315,7 @@ impl Config {
                     .unwrap_or(2)
                     .clamp(1, 64),
                 config_file: flags.config,
+                replicaof,
             },
             runtime: RuntimeConfig {
                 appendfsync: AtomicU8::new(appendfsync.to_u8()),
@@ -331,6 +351,12 @@ impl Config {
                         .or(file.requirepass)
                         .filter(|p| !p.is_empty()),
                 ),
+                masterauth: RwLock::new(
+                    flags
+                        .masterauth
+                        .or(file.masterauth)
+                        .filter(|p| !p.is_empty()),
+                ),
                 compat: Mutex::new(compat),
             },
         })
@@ -352,6 +378,7 @@ impl Config {
                 "requirepass".to_string(),
                 r.requirepass().unwrap_or_default(),
             ),
+            ("masterauth".to_string(), r.masterauth().unwrap_or_default()),
             (
                 "maxclients".to_string(),
                 r.maxclients.load(Ordering::Relaxed).to_string(),
@@ -407,6 +434,11 @@ impl Config {
             "log-segment-bytes" => r.log_segment_bytes.store(num(value)?.max(4096), Ordering::Relaxed),
             "log-retention-bytes" => r.log_retention_bytes.store(num(value)?, Ordering::Relaxed),
             "log-retention-hours" => r.log_retention_hours.store(num(value)?, Ordering::Relaxed),
+            "masterauth" => {
+                if let Ok(mut g) = r.masterauth.write() {
+                    *g = Some(value.to_string()).filter(|p| !p.is_empty());
+                }
+            }
             "requirepass" => {
                 if let Ok(mut g) = r.requirepass.write() {
                     *g = Some(value.to_string()).filter(|p| !p.is_empty());
@@ -435,6 +467,17 @@ impl Config {
 }
 
 /// Parses "100", "64mb", "1gb" as Redis does for memory-ish values.
+/// `"host port"` (Redis' replicaof syntax).
+pub fn parse_replicaof(v: &str) -> anyhow::Result<(String, u16)> {
+    let mut it = v.split_whitespace();
+    match (it.next(), it.next().map(|p| p.parse::<u16>()), it.next()) {
+        (Some(h), Some(Ok(p)), None) if p > 0 => Ok((h.to_string(), p)),
+        _ => Err(anyhow::anyhow!(
+            "replicaof must be \"host port\", got {v:?}"
+        )),
+    }
+}
+
 pub fn parse_memory(v: &str) -> Option<u64> {
     let l = v.to_ascii_lowercase();
     let (num, mul) = if let Some(n) = l.strip_suffix("gb") {

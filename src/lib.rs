@@ -9,6 +9,7 @@
 //! - [`writer`]: the single writer thread (group commit, fsync policy, replay);
 //! - [`protocol`]: RESP parsing and encoding;
 //! - [`server`]: connections, connection commands, INFO;
+//! - [`replication`]: PSYNC on the master, the replica task, read-only replicas;
 //! - [`checkpoint`]: CHECKPOINT EXPORT (consistent copies that start as a server);
 //! - [`config`]: flags, config file, CONFIG GET/SET.
 
@@ -17,6 +18,7 @@ pub mod commands;
 pub mod config;
 pub mod log;
 pub mod protocol;
+pub mod replication;
 pub mod restore;
 pub mod server;
 pub mod storage;

@@ -173,6 +173,10 @@ static CORE_COMMANDS: &[CommandSpec] = &[
     cmd!("evalsha", -3, &["noscript"], 0, 0, 0, Exec::Conn),
     cmd!("script", -2, &["noscript"], 0, 0, 0, Exec::Conn),
     cmd!("role", 1, C, 0, 0, 0, Exec::Conn),
+    cmd!("replconf", -1, A, 0, 0, 0, Exec::Conn),
+    cmd!("psync", -3, A, 0, 0, 0, Exec::Conn),
+    cmd!("replicaof", 3, A, 0, 0, 0, Exec::Conn),
+    cmd!("slaveof", 3, A, 0, 0, 0, Exec::Conn),
     cmd!("multi", 1, C, 0, 0, 0, Exec::Conn),
     cmd!(
         "exec",

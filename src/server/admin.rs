@@ -73,11 +73,10 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
         }
         "bgsave" => bgsave(st),
         "lastsave" => Reply::Int((st.sh.last_save_ms.load(Ordering::Relaxed) / 1000) as i64),
-        "role" => Reply::Array(vec![
-            Reply::bulk("master"),
-            Reply::Int(st.sh.writer.state.end.load(Ordering::Acquire) as i64),
-            Reply::Array(vec![]),
-        ]),
+        "role" => crate::replication::role(&st.sh),
+        "replconf" => crate::replication::master::replconf(st, args),
+        "psync" => crate::replication::master::psync(st, args).await,
+        "replicaof" | "slaveof" => crate::replication::replicaof(&st.sh, &args[1], &args[2]),
         "scan" | "hscan" | "sscan" | "zscan" => scan(st, args),
         "function" => {
             if eq_ignore_case(&args[1], "FLUSH") {
@@ -198,7 +197,14 @@ fn hello(st: &mut ConnState, a: &[Bytes]) -> Reply {
         (Reply::bulk("proto"), Reply::Int(proto)),
         (Reply::bulk("id"), Reply::Int(st.client.id as i64)),
         (Reply::bulk("mode"), Reply::bulk("standalone")),
-        (Reply::bulk("role"), Reply::bulk("master")),
+        (
+            Reply::bulk("role"),
+            Reply::bulk(if st.sh.repl.master().is_some() {
+                "replica"
+            } else {
+                "master"
+            }),
+        ),
         (Reply::bulk("modules"), Reply::Array(vec![])),
     ])
 }

@@ -33,6 +33,8 @@ pub struct ConnState {
     pub multi: Option<super::multi::MultiState>,
     /// This client's WATCH, if any.
     pub watch: Option<Arc<crate::writer::waiters::WatchFlag>>,
+    /// REPLCONF / PSYNC state of a replica's connection.
+    pub repl: crate::replication::master::ConnRepl,
 }
 
 /// Largest reply buffer we accumulate before writing it out in the middle of a pipeline.
@@ -76,6 +78,7 @@ pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
         close: false,
         multi: None,
         watch: None,
+        repl: Default::default(),
     };
     if let Err(e) = serve(&mut st, &mut sock).await {
         tracing::debug!(client = id, error = %e, "connection ended");
@@ -139,6 +142,11 @@ async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> 
             sock.write_all(&wbuf).await?;
             wbuf.clear();
         }
+        if let Some((from, reader)) = st.repl.stream.take() {
+            // PSYNC answered +CONTINUE: from now on this connection only streams the log.
+            let rest = std::mem::take(&mut rbuf);
+            return crate::replication::master::stream(st, sock, rest, from, reader).await;
+        }
         if st.close {
             return Ok(());
         }
@@ -153,7 +161,7 @@ async fn run_batch(
 ) -> std::io::Result<()> {
     let mut pending: Vec<WriteCommand> = Vec::new();
     for args in batch {
-        if st.close {
+        if st.close || st.repl.stream.is_some() {
             break;
         }
         st.sh.stats.commands.fetch_add(1, Ordering::Relaxed);
@@ -168,6 +176,14 @@ async fn run_batch(
             Some(s) if !s.arity_ok(args.len()) => Some(Reply::err(errors::wrong_arity(s.name))),
             Some(s) if !st.authed && !matches!(s.name, "auth" | "hello" | "quit" | "reset") => {
                 Some(Reply::err(errors::NOAUTH))
+            }
+            Some(s)
+                if matches!(s.exec, Exec::Write(_))
+                    && st.sh.writer.state.replica_mode.load(Ordering::Relaxed) =>
+            {
+                Some(Reply::err(
+                    "READONLY You can't write against a read only replica.",
+                ))
             }
             _ => None,
         };
@@ -291,7 +307,9 @@ pub fn read_ctx(st: &ConnState) -> ReadCtx<'_> {
         &st.sh.storage,
         st.db,
         now_ms(),
-        Some(&st.sh.writer as &dyn ExpireSink),
+        // A replica hides expired keys but never deletes them: its master's DELs will come.
+        (!st.sh.writer.state.replica_mode.load(Ordering::Relaxed))
+            .then_some(&st.sh.writer as &dyn ExpireSink),
         st.sh.writer.state.counts[st.db as usize * 2].load(Ordering::Relaxed),
     )
 }

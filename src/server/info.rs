@@ -125,7 +125,7 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
             let s = &sh.stats;
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nsync_full:0\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n",
                 s.connections.load(Ordering::Relaxed),
                 s.commands.load(Ordering::Relaxed),
                 s.net_in.load(Ordering::Relaxed),
@@ -134,19 +134,11 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
                 w.expired_keys.load(Ordering::Relaxed),
                 s.hits.load(Ordering::Relaxed),
                 s.misses.load(Ordering::Relaxed),
+                sh.repl.sync_partial_ok.load(Ordering::Relaxed),
+                sh.repl.sync_partial_err.load(Ordering::Relaxed),
             );
         }
-        "replication" => {
-            let end = w.end.load(Ordering::Acquire);
-            let start = w.log_start.load(Ordering::Relaxed);
-            let _ = write!(
-                o,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{end}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:1\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{start}\r\nrepl_backlog_histlen:{}\r\n",
-                w.replid(),
-                end - start,
-                end - start,
-            );
-        }
+        "replication" => crate::replication::info_section(sh, o),
         "keyspace" => {
             o.push_str("# Keyspace\r\n");
             let counts = w.counts();

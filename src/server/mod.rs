@@ -94,6 +94,8 @@ pub struct Shared {
     pub last_save_ms: AtomicU64,
     pub bgsave_in_progress: AtomicBool,
     pub last_bgsave_ok: AtomicBool,
+    /// Replication: connected replicas, sync counters, and the master this node follows.
+    pub repl: crate::replication::ReplShared,
 }
 
 impl Shared {
@@ -118,6 +120,7 @@ pub async fn serve(
         .map(|a| a.port())
         .unwrap_or(config.fixed.port);
     tracing::info!(%addr, "ready to accept connections");
+    let repl = crate::replication::ReplShared::new(&config);
     let shared = Arc::new(Shared {
         config,
         storage,
@@ -133,7 +136,11 @@ pub async fn serve(
         last_save_ms: AtomicU64::new(now_ms()),
         bgsave_in_progress: AtomicBool::new(false),
         last_bgsave_ok: AtomicBool::new(true),
+        repl,
     });
+    shared.repl.persist_initial();
+    // The replica task lives on this runtime; it idles while the node is a master.
+    tokio::spawn(crate::replication::replica::run(shared.clone()));
     let workers = start_io_threads(&shared)?;
     let mut next_worker = 0usize;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -77,6 +77,18 @@ pub enum WriterMsg {
     Expired { db: u8, key: Bytes },
     /// Sync the log, flush RocksDB, and stop.
     Shutdown { done: mpsc::Sender<()> },
+    /// Replica: records received from the master, already checked (header and payload CRC,
+    /// offsets contiguous from this log's end). Appended byte for byte, then applied with the
+    /// applied offset in the same batch. Replies with the new end.
+    Replicated {
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<LogOffset, String>>,
+    },
+    /// Replica with an empty log: restart the log at offset 0 under the master's replid.
+    AdoptReplid {
+        replid: ReplId,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
 }
 
 /// What the rest of the server sees of the writer: counters for INFO and the job channel.
@@ -98,6 +110,10 @@ pub struct WriterState {
     pub last_flush_ms: AtomicU64,
     /// Clients parked by a blocking command (INFO blocked_clients).
     pub blocked: AtomicU64,
+    /// The log end, published after every group commit: replication streams wait on it.
+    pub end_watch: tokio::sync::watch::Sender<u64>,
+    /// This node is a replica: no active expiry, no lazy-expiry DELs, no client writes.
+    pub replica_mode: AtomicBool,
 }
 
 impl WriterState {
@@ -157,6 +173,11 @@ impl WriterHandle {
             reply: tx,
         });
         rx
+    }
+
+    /// Sends a message to the writer thread; false if it has stopped.
+    pub fn send(&self, msg: WriterMsg) -> bool {
+        self.tx.send(msg).is_ok()
     }
 
     pub fn shutdown(&self) {
@@ -236,7 +257,19 @@ pub fn start(
         truncated_note = Some(msg);
     }
     let applied = checkpoint_offset;
-    if applied > log.end() {
+    if applied > log.end() && crate::replication::initial_master(&config).is_some() {
+        // The same on a replica: but its data is its master's history up to `applied` (a
+        // replica applies nothing else), so the log restarts there under the same replid and
+        // the replica continues with PSYNC from that offset.
+        let same = log.replid();
+        tracing::error!(
+            applied = %applied,
+            log_end = %log.end(),
+            "replica data is ahead of its log (power cut before fsync?): restarting the log at the applied offset under the master's replid {same}; old segments moved aside"
+        );
+        log.reset_at(applied, same)?;
+        replid = same;
+    } else if applied > log.end() {
         // Power cut: RocksDB persisted state beyond the log's fsynced end. The data is ahead of
         // the log, so the log restarts at the applied offset under a new history.
         let new_id = ReplId::random();
@@ -270,6 +303,8 @@ pub fn start(
         truncated_at_open: Mutex::new(truncated_note),
         last_flush_ms: AtomicU64::new(now_ms()),
         blocked: AtomicU64::new(0),
+        end_watch: tokio::sync::watch::Sender::new(log.end().0),
+        replica_mode: AtomicBool::new(crate::replication::initial_master(&config).is_some()),
     });
     let mut w = Writer {
         storage,
@@ -373,6 +408,8 @@ impl Writer {
                             kind,
                             reply,
                         } => self.run_job(db, cmds, kind, reply, now, &mut jobs),
+                        WriterMsg::Expired { .. }
+                            if self.state.replica_mode.load(Ordering::Relaxed) => {}
                         WriterMsg::Expired { db, key } => {
                             self.exec_internal(db, now, |ctx| {
                                 ctx.lookup(&key)?;
@@ -382,6 +419,15 @@ impl Writer {
                         WriterMsg::Shutdown { done } => {
                             shutdown = Some(done);
                             break;
+                        }
+                        WriterMsg::Replicated { bytes, reply } => {
+                            // Its own batch: whatever is pending goes first, in order.
+                            self.commit_group(&mut jobs);
+                            let _ = reply.send(self.apply_replicated(&bytes));
+                        }
+                        WriterMsg::AdoptReplid { replid, reply } => {
+                            self.commit_group(&mut jobs);
+                            let _ = reply.send(self.adopt_replid(replid));
                         }
                     }
                     self.after_writes(now, &mut jobs);
@@ -519,6 +565,9 @@ impl Writer {
             .load(Ordering::Relaxed);
         let mut replies = Vec::with_capacity(cmds.len());
         let mut effects = Vec::new();
+        // A replica never expires keys itself (only its master's DELs do), so a read-only
+        // transaction there runs with the clock off.
+        let clock = (!self.state.replica_mode.load(Ordering::Relaxed)).then_some(now);
         let mut cur_db = db;
         for (exec, args) in cmds {
             if let Exec::Conn = exec {
@@ -536,7 +585,7 @@ impl Writer {
                 }
                 continue;
             }
-            let mut ctx = WriteCtx::new(&self.storage, &mut self.group, cur_db, Some(now), max);
+            let mut ctx = WriteCtx::new(&self.storage, &mut self.group, cur_db, clock, max);
             let result = match exec {
                 Exec::Write(f) => f(&mut ctx, args),
                 Exec::Read(f) => f(&ctx, args),
@@ -762,7 +811,7 @@ impl Writer {
             }
         }
         self.state.publish_counts(&self.group.counts);
-        self.state.end.store(self.log.end().0, Ordering::Release);
+        self.publish_end();
         self.state.groups.fetch_add(1, Ordering::Relaxed);
         self.publish_log_stats();
         for (tx, mut replies) in jobs.drain(..) {
@@ -802,7 +851,9 @@ impl Writer {
         }
         if self.last_expire.elapsed() >= ACTIVE_EXPIRE_EVERY {
             self.last_expire = Instant::now();
-            self.active_expire_cycle();
+            if !self.state.replica_mode.load(Ordering::Relaxed) {
+                self.active_expire_cycle();
+            }
         }
         if self.last_flush.elapsed()
             >= Duration::from_secs(self.config.fixed.flush_interval_secs.max(1))
@@ -885,6 +936,109 @@ impl Writer {
         self.publish_log_stats();
     }
 
+    /// Publishes the log end for INFO and wakes the replication streams waiting on it.
+    fn publish_end(&self) {
+        let end = self.log.end().0;
+        self.state.end.store(end, Ordering::Release);
+        self.state.end_watch.send_if_modified(|v| {
+            let changed = *v != end;
+            *v = end;
+            changed
+        });
+    }
+
+    /// Replica: appends records received from the master exactly as they were framed, fsyncs
+    /// per policy, then applies them with the new end as the applied offset in one batch.
+    /// Crash-safe the same way as a client group: the log holds them before RocksDB does, and
+    /// recovery replays whatever the batch did not cover.
+    fn apply_replicated(&mut self, bytes: &[u8]) -> Result<LogOffset, String> {
+        if let Some(Reply::Error(e)) = self.poisoned_reply() {
+            return Err(e);
+        }
+        let records = split_records(bytes, self.log.end())?;
+        let start_end = self.log.end();
+        let policy = self.config.runtime.appendfsync();
+        let r = self.log.append(bytes).and_then(|_| {
+            if policy == FsyncPolicy::Always {
+                self.log.sync()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = r {
+            self.poison(format!("{e}"));
+            if let Err(e2) = self.log.truncate_to(start_end) {
+                tracing::error!(error = %e2, "could not cut back a failed log append");
+            }
+            return Err(format!("{e}"));
+        }
+        if policy == FsyncPolicy::Always {
+            self.note_fsync();
+        }
+        let n = records.len() as u64;
+        let mut result = Ok(());
+        for (offset, db, payload) in records {
+            let Some(cmds) = decode_commands(payload) else {
+                result = Err(format!(
+                    "record at offset {offset} does not decode as commands"
+                ));
+                break;
+            };
+            let mut db = db;
+            for args in cmds {
+                match self.apply_logged(db, &args) {
+                    Ok(d) => db = d,
+                    Err(e) => {
+                        result = Err(format!("{e}"));
+                        break;
+                    }
+                }
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        let applied = self.log.end();
+        if let Err(e) = result.and_then(|_| self.commit_batch(applied).map_err(|e| format!("{e}")))
+        {
+            // The records are logged, so a restart replays them; until then stop here.
+            self.poison(e.clone());
+            return Err(e);
+        }
+        self.state.records.fetch_add(n, Ordering::Relaxed);
+        self.state.publish_counts(&self.group.counts);
+        self.publish_end();
+        self.publish_log_stats();
+        Ok(applied)
+    }
+
+    /// Replica with an empty log (a fresh data dir): take the master's replid, so offsets and
+    /// history are the master's from record 0 on.
+    fn adopt_replid(&mut self, replid: ReplId) -> Result<(), String> {
+        if self.log.end() != LogOffset::ZERO || self.log.start() != LogOffset::ZERO {
+            return Err(format!(
+                "cannot adopt replid {replid}: the log is not empty (it ends at {})",
+                self.log.end()
+            ));
+        }
+        if self.log.replid() == replid {
+            return Ok(());
+        }
+        self.log
+            .reset_at(LogOffset::ZERO, replid)
+            .map_err(|e| format!("{e}"))?;
+        let mut b = rocksdb::WriteBatch::default();
+        self.storage.put_replid(&mut b, replid);
+        self.storage.write(b).map_err(|e| format!("{e}"))?;
+        self.storage.flush().map_err(|e| format!("{e}"))?;
+        if let Ok(mut g) = self.state.replid.lock() {
+            *g = replid;
+        }
+        self.publish_log_stats();
+        tracing::info!(replid = %replid, "empty log restarted under the master's replid");
+        Ok(())
+    }
+
     fn publish_log_stats(&self) {
         self.state
             .log_start
@@ -907,6 +1061,46 @@ impl Writer {
         }
         tracing::info!(end = %self.log.end(), "writer stopped: log synced, storage flushed");
     }
+}
+
+/// A checked record inside a buffer: its offset, database and payload.
+pub type RecordRef<'a> = (LogOffset, u8, &'a [u8]);
+
+/// Splits framed records that must start at `expected`, checking header and payload CRCs and
+/// that offsets are contiguous: (offset, db, payload) for each.
+pub fn split_records(
+    mut bytes: &[u8],
+    mut expected: LogOffset,
+) -> Result<Vec<RecordRef<'_>>, String> {
+    use crate::log::format::{RecordHeader, RECORD_HEADER_LEN};
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let Some(hb) = bytes.get(..RECORD_HEADER_LEN) else {
+            return Err(format!("partial record header at offset {expected}"));
+        };
+        let mut h = [0u8; RECORD_HEADER_LEN];
+        h.copy_from_slice(hb);
+        let header = RecordHeader::decode(&h)
+            .map_err(|e| format!("bad record at offset {expected}: {e}"))?;
+        if header.offset != expected {
+            return Err(format!(
+                "record claims offset {} but {expected} was expected",
+                header.offset
+            ));
+        }
+        let len = header.record_len() as usize;
+        let Some(rec) = bytes.get(..len) else {
+            return Err(format!("partial record at offset {expected}"));
+        };
+        let payload = &rec[RECORD_HEADER_LEN..];
+        header
+            .check_payload(payload)
+            .map_err(|e| format!("bad record at offset {expected}: {e}"))?;
+        out.push((expected, header.db, payload));
+        expected = header.end();
+        bytes = &bytes[len..];
+    }
+    Ok(out)
 }
 
 /// Applies one logged command with the clock off (replay, point-in-time restore; replicas

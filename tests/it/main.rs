@@ -20,6 +20,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod protocol;
+mod replication;
 mod restore;
 mod retention;
 mod server_cmds;

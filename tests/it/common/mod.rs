@@ -1578,6 +1578,132 @@ pub fn scan_all(
     panic!("{command} did not return cursor 0 within {max_calls} calls");
 }
 
+// ---------------------------------------------------------------------------------------------
+// TCP proxy (replication tests)
+// ---------------------------------------------------------------------------------------------
+
+/// A loopback TCP forwarder on a port of its own, for replication tests: a replica follows
+/// the proxy, so the master can restart on another port (`set_target`), and the link can be
+/// reset (`cut`) or stalled (`stall`) while records are streaming.
+pub struct Proxy {
+    port: u16,
+    target: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    links: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cuts: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Proxy {
+    /// Listens on a free loopback port and forwards every connection to `target`.
+    pub fn start(target: u16) -> Proxy {
+        use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("proxy addr").port();
+        let p = Proxy {
+            port,
+            target: Arc::new(AtomicU16::new(target)),
+            links: Arc::new(Mutex::new(Vec::new())),
+            stalled: Arc::new(AtomicBool::new(false)),
+            stop: Arc::new(AtomicBool::new(false)),
+            cuts: Arc::new(AtomicU64::new(0)),
+        };
+        let (target, links, stalled, stop, cuts) = (
+            p.target.clone(),
+            p.links.clone(),
+            p.stalled.clone(),
+            p.stop.clone(),
+            p.cuts.clone(),
+        );
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = conn else { continue };
+                let to = target.load(Ordering::SeqCst);
+                let Ok(server) = TcpStream::connect(("127.0.0.1", to)) else {
+                    continue; // the client sees the connection close, as with a dead master
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let generation = cuts.load(Ordering::SeqCst);
+                if let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) {
+                    if let Ok(mut l) = links.lock() {
+                        l.push(c2);
+                        l.push(s2);
+                    }
+                }
+                for (from, to) in [
+                    (client.try_clone(), server.try_clone()),
+                    (server.try_clone(), client.try_clone()),
+                ] {
+                    let (Ok(mut from), Ok(mut to)) = (from, to) else {
+                        continue;
+                    };
+                    let (stalled, cuts) = (stalled.clone(), cuts.clone());
+                    thread::spawn(move || {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        loop {
+                            let n = match from.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            while stalled.load(Ordering::SeqCst)
+                                && cuts.load(Ordering::SeqCst) == generation
+                            {
+                                thread::sleep(Duration::from_millis(5));
+                            }
+                            if cuts.load(Ordering::SeqCst) != generation
+                                || to.write_all(&buf[..n]).is_err()
+                            {
+                                break;
+                            }
+                        }
+                        let _ = from.shutdown(Shutdown::Both);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        p
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Where new connections go from now on (existing links are left alone).
+    pub fn set_target(&self, port: u16) {
+        self.target.store(port, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Resets every open link in both directions; new connections are still accepted.
+    pub fn cut(&self) {
+        self.cuts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut l) = self.links.lock() {
+            for s in l.drain(..) {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// While stalled, bytes are read but not passed on (a link that hangs without closing).
+    pub fn stall(&self, on: bool) {
+        self.stalled.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut();
+        // Wake the accept loop so its thread ends.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
