@@ -290,12 +290,14 @@ fn remove_member(ctx: &mut WriteCtx, c: &mut Coll, member: &[u8], score: f64) ->
     Ok(())
 }
 
-/// Rank blocks: the score index cut into runs of at most [`blocks::MAX`] keys, each counted
-/// under the key of its start in the `ranks` space (`prefix ++ start suffix -> count u64 BE`).
-/// A block covers the index keys from its start up to the next block's start. A rank is the
-/// sum of the counts of the blocks before the member's block plus a walk inside that block:
-/// O(size / MAX + MAX) steps instead of O(rank). Inserting costs one extra seek and write;
-/// a full block is split at its middle.
+/// Rank blocks: the score index cut into runs of at most [`blocks::MAX`] keys, each stored in
+/// the `ranks` space under the key of its LAST index key (`prefix ++ last suffix -> count u64
+/// BE ++ exclusive start`), the final run under a sentinel above every score. Keying runs by
+/// their end means the run holding a key is found with a forward seek, which stays cheap when
+/// a run's count has been rewritten many times (RocksDB walks every version of a key going
+/// backwards). A rank is the sum of the counts of the runs before the member's run plus a walk
+/// inside it: O(size / MAX + MAX) steps instead of O(rank). Inserting or removing costs one
+/// more seek and write; a full run is split at its middle.
 mod blocks {
     use bytes::Bytes;
 
@@ -305,126 +307,175 @@ mod blocks {
 
     pub const MAX: u64 = 1024;
 
-    fn count_of(v: &[u8]) -> u64 {
-        <[u8; 8]>::try_from(v).map(u64::from_be_bytes).unwrap_or(0)
+    struct Block {
+        key: Vec<u8>,
+        n: u64,
+        /// Exclusive lower bound (the previous run's last key); empty for the first run.
+        start: Vec<u8>,
     }
 
-    fn put(ctx: &mut WriteCtx, key: Vec<u8>, n: u64) {
-        ctx.elem_put(Space::Ranks, key, Bytes::copy_from_slice(&n.to_be_bytes()));
+    fn sentinel(c: &Coll) -> Vec<u8> {
+        let mut k = c.prefix.clone();
+        k.extend_from_slice(&[0xff; 9]);
+        k
     }
 
-    /// The block holding index key `k` (the last block starting at or before it).
-    fn containing(v: &dyn View, c: &Coll, k: &[u8]) -> ExecResult<Option<(Vec<u8>, u64)>> {
-        let mut hi = k.to_vec();
-        hi.push(0);
+    fn decode(key: &[u8], v: &[u8]) -> Block {
+        let n = v
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        Block {
+            key: key.to_vec(),
+            n,
+            start: v.get(8..).unwrap_or_default().to_vec(),
+        }
+    }
+
+    fn put(ctx: &mut WriteCtx, b: &Block) {
+        let mut v = Vec::with_capacity(8 + b.start.len());
+        v.extend_from_slice(&b.n.to_be_bytes());
+        v.extend_from_slice(&b.start);
+        ctx.elem_put(Space::Ranks, b.key.clone(), Bytes::from(v));
+    }
+
+    /// The first index key a run covers.
+    fn lower(c: &Coll, start: &[u8]) -> Vec<u8> {
+        if start.is_empty() {
+            return c.prefix.clone();
+        }
+        let mut k = start.to_vec();
+        k.push(0);
+        k
+    }
+
+    /// The run holding index key `k`: the first run ending at or after it.
+    fn containing(v: &dyn View, c: &Coll, k: &[u8]) -> ExecResult<Option<Block>> {
         let mut out = None;
-        v.elem_scan(Space::Ranks, &c.prefix, &hi, true, &mut |bk, n| {
-            out = Some((bk.to_vec(), count_of(n)));
+        v.elem_scan(Space::Ranks, k, &c.end(), false, &mut |bk, val| {
+            out = Some(decode(bk, val));
             false
         })?;
         Ok(out)
     }
 
-    fn first(v: &dyn View, c: &Coll) -> ExecResult<Option<(Vec<u8>, u64)>> {
-        let mut out = None;
-        v.elem_scan(Space::Ranks, &c.prefix, &c.end(), false, &mut |bk, n| {
-            out = Some((bk.to_vec(), count_of(n)));
-            false
-        })?;
-        Ok(out)
-    }
-
-    /// Counts the new index key `k` (already written) in its block.
+    /// Counts the new index key `k` (already written) in its run.
     pub fn insert(ctx: &mut WriteCtx, c: &Coll, k: &[u8]) -> ExecResult<()> {
-        let (start, n) = match containing(ctx, c, k)? {
+        let mut b = match containing(ctx, c, k)? {
             Some(b) => b,
-            None => match first(ctx, c)? {
-                // Below every block: the first block now starts here.
-                Some((old, n)) => {
-                    ctx.elem_del(Space::Ranks, old);
-                    (k.to_vec(), n)
-                }
-                None => (k.to_vec(), 0),
+            None => Block {
+                key: sentinel(c),
+                n: 0,
+                start: Vec::new(),
             },
         };
-        let n = n + 1;
-        if n <= MAX {
-            put(ctx, start, n);
+        b.n += 1;
+        if b.n <= MAX {
+            put(ctx, &b);
             return Ok(());
         }
-        // Split at the middle: the second half starts at the (n/2)th key of the block.
-        let half = n / 2;
+        // Split: the first half ends at the run's (n/2)th key.
+        let half = b.n / 2;
         let mut seen = 0u64;
         let mut mid = None;
-        let plen = c.prefix.len();
-        walk(ctx, c, &start, &c.end(), false, &mut |score, member| {
-            if seen == half {
-                let mut m = c.prefix.clone();
-                m.extend_from_slice(&super::score_key(score));
-                m.extend_from_slice(member);
-                mid = Some(m);
-                return false;
-            }
-            seen += 1;
-            true
-        })?;
+        walk(
+            ctx,
+            c,
+            &lower(c, &b.start),
+            &c.end(),
+            false,
+            &mut |score, member| {
+                seen += 1;
+                if seen == half {
+                    let mut m = c.prefix.clone();
+                    m.extend_from_slice(&super::score_key(score));
+                    m.extend_from_slice(member);
+                    mid = Some(m);
+                    return false;
+                }
+                true
+            },
+        )?;
         match mid {
-            Some(m) if m.len() > plen && m != start => {
-                put(ctx, start, half);
-                put(ctx, m, n - half);
+            Some(m) if m < b.key => {
+                put(
+                    ctx,
+                    &Block {
+                        key: m.clone(),
+                        n: half,
+                        start: b.start.clone(),
+                    },
+                );
+                put(
+                    ctx,
+                    &Block {
+                        key: b.key,
+                        n: b.n - half,
+                        start: m,
+                    },
+                );
             }
-            _ => put(ctx, start, n),
+            _ => put(ctx, &b),
         }
         Ok(())
     }
 
     /// Uncounts index key `k` (about to be deleted).
     pub fn remove(ctx: &mut WriteCtx, c: &Coll, k: &[u8]) -> ExecResult<()> {
-        if let Some((start, n)) = containing(ctx, c, k)? {
-            if n <= 1 {
-                ctx.elem_del(Space::Ranks, start);
-            } else {
-                put(ctx, start, n - 1);
-            }
+        let Some(mut b) = containing(ctx, c, k)? else {
+            return Ok(());
+        };
+        b.n = b.n.saturating_sub(1);
+        if b.n > 0 || b.key == sentinel(c) {
+            put(ctx, &b);
+            return Ok(());
+        }
+        // An empty run goes; the next run now starts where it started.
+        ctx.elem_del(Space::Ranks, b.key.clone());
+        let mut after = b.key.clone();
+        after.push(0);
+        if let Some(mut next) = containing(ctx, c, &after)? {
+            next.start = b.start;
+            put(ctx, &next);
         }
         Ok(())
     }
 
-    /// Ascending rank of index key `k`: counts of the blocks before its block, plus the keys
-    /// of its block before it.
+    /// Ascending rank of index key `k`.
     pub fn rank(v: &dyn View, c: &Coll, k: &[u8]) -> ExecResult<u64> {
         let mut before = 0u64;
-        let mut own = 0u64;
-        let mut start = c.prefix.clone();
-        let mut hi = k.to_vec();
-        hi.push(0);
-        v.elem_scan(Space::Ranks, &c.prefix, &hi, false, &mut |bk, n| {
-            own = count_of(n);
-            before += own;
-            start = bk.to_vec();
-            true
+        let mut start = None;
+        v.elem_scan(Space::Ranks, &c.prefix, &c.end(), false, &mut |bk, val| {
+            let b = decode(bk, val);
+            if b.key.as_slice() < k {
+                before += b.n;
+                return true;
+            }
+            start = Some(b.start);
+            false
         })?;
-        // The member's own block was added whole: take it back, then walk inside it.
+        let lo = lower(c, &start.unwrap_or_default());
         let mut inside = 0u64;
-        walk(v, c, &start, k, false, &mut |_, _| {
+        walk(v, c, &lo, k, false, &mut |_, _| {
             inside += 1;
             true
         })?;
-        Ok(before - own.min(before) + inside)
+        Ok(before + inside)
     }
 
-    /// Where ascending rank `r` starts: the index key of its block's start and how many keys
-    /// to skip from there.
+    /// Where ascending rank `r` starts: the first index key of its run and how many keys to
+    /// skip from there.
     pub fn seek(v: &dyn View, c: &Coll, r: u64) -> ExecResult<(Vec<u8>, u64)> {
         let mut acc = 0u64;
         let mut at = (c.prefix.clone(), r);
-        v.elem_scan(Space::Ranks, &c.prefix, &c.end(), false, &mut |bk, n| {
-            let n = count_of(n);
-            at = (bk.to_vec(), r - acc);
-            if acc + n > r {
+        v.elem_scan(Space::Ranks, &c.prefix, &c.end(), false, &mut |bk, val| {
+            let b = decode(bk, val);
+            if acc + b.n > r {
+                at = (lower(c, &b.start), r - acc);
                 return false;
             }
-            acc += n;
+            acc += b.n;
             true
         })?;
         Ok(at)
