@@ -31,7 +31,8 @@
 //! a non-float increment on a hash or set (types::incrbyfloat_checks_the_type_before_the_increment),
 //! nor FLUSHDB/FLUSHALL between WATCH and EXEC
 //! (transactions::watch_of_a_missing_key_survives_flushdb_like_redis), nor BZMPOP with a bad
-//! timeout (bzmpop_parses_the_timeout_last, below).
+//! timeout (bzmpop_parses_the_timeout_last, below), nor zero or negative WEIGHTS
+//! (negative_zero_scores_print_like_redis, below).
 //!
 //! Errors count as equal when the whole error line is equal (same first word, same message).
 //! Replies that depend on the clock are compared by class only: TTL, PTTL, EXPIRETIME and
@@ -51,7 +52,7 @@ use redis::{Connection, ConnectionLike, Value};
 
 use crate::common::*;
 
-const SEQUENCES: usize = 150;
+const SEQUENCES: usize = 250;
 const COMMANDS_PER_SEQUENCE: usize = 200;
 const HISTORY: usize = 25;
 
@@ -690,7 +691,9 @@ const SCORE_BOUNDS: &[&str] = &[
 ];
 /// ZLEXCOUNT / BYLEX bounds.
 const LEX_BOUNDS: &[&str] = &["-", "+", "[a", "(a", "[b", "(c", "[1", "(2", "[", "a"];
-const WEIGHTS: &[&str] = &["1", "2", "0.5", "-1", "0", "3", "abc"];
+/// Positive only: a zero or negative weight makes -0 scores, which ZUNION/ZINTER print as "0"
+/// in durakv and "-0" in Redis, a known durakv bug (negative_zero_scores_print_like_redis).
+const WEIGHTS: &[&str] = &["1", "2", "0.5", "3", "0.25", "1", "abc"];
 const LIST_INDEXES: &[&str] = &["0", "1", "2", "-1", "-2", "-3", "5", "-10", "100", "abc"];
 
 fn elem(rng: &mut StdRng) -> Vec<u8> {
@@ -744,7 +747,12 @@ fn count_arg(rng: &mut StdRng) -> Vec<u8> {
 /// One random list command.
 fn gen_list_command(rng: &mut StdRng) -> (Vec<Vec<u8>>, Norm) {
     use Norm::*;
-    let k = key(rng);
+    // Half the time k2 or k3, which then tend to hold lists (fewer WRONGTYPE replies).
+    let k = if rng.random_bool(0.5) {
+        s(pick(rng, &["k2", "k3"]))
+    } else {
+        key(rng)
+    };
     let v = match rng.random_range(0..40u32) {
         0..=5 => {
             let c = pick(
@@ -916,14 +924,25 @@ fn equal_scores(reference: &mut Connection, k: &[u8]) -> bool {
 fn gen_zset_command(rng: &mut StdRng, reference: &mut Connection) -> (Vec<Vec<u8>>, Norm) {
     let (v, norm) = gen_zset_command_unchecked(rng);
     if is_lex(&v) {
-        let src = if v[0].eq_ignore_ascii_case(b"ZRANGESTORE") {
-            v.get(2)
+        let idx = if v[0].eq_ignore_ascii_case(b"ZRANGESTORE") {
+            2
         } else {
-            v.get(1)
+            1
         };
-        if let Some(src) = src {
-            if !equal_scores(reference, src) {
-                return (vec![s("ZCARD"), src.clone()], Norm::Exact);
+        if let Some(src) = v.get(idx).cloned() {
+            let usable = equal_scores(reference, &src);
+            if !usable || (ref_type(reference, &src) != "zset" && rng.random_bool(0.7)) {
+                // Rather a sorted set whose members share one score, if there is one.
+                for k in KEYS {
+                    if ref_type(reference, k) == "zset" && equal_scores(reference, k) {
+                        let mut v = v;
+                        v[idx] = k.to_vec();
+                        return (v, norm);
+                    }
+                }
+                if !usable {
+                    return (vec![s("ZCARD"), src], Norm::Exact);
+                }
             }
         }
     }
@@ -932,7 +951,12 @@ fn gen_zset_command(rng: &mut StdRng, reference: &mut Connection) -> (Vec<Vec<u8
 
 fn gen_zset_command_unchecked(rng: &mut StdRng) -> (Vec<Vec<u8>>, Norm) {
     use Norm::*;
-    let k = key(rng);
+    // Half the time k4 or k1, which then tend to hold sorted sets.
+    let k = if rng.random_bool(0.5) {
+        s(pick(rng, &["k4", "k1"]))
+    } else {
+        key(rng)
+    };
     let v = match rng.random_range(0..52u32) {
         0..=7 => {
             let mut v = vec![s("ZADD"), k];
@@ -958,8 +982,8 @@ fn gen_zset_command_unchecked(rng: &mut StdRng) -> (Vec<Vec<u8>>, Norm) {
             } else {
                 rng.random_range(1..=3)
             };
-            // Often one score for every member, so lex ranges have sets to work on.
-            let one = if rng.random_bool(0.4) {
+            // k1 always (so lex ranges have a set to work on), often elsewhere.
+            let one = if v[1] == b"k1" || rng.random_bool(0.3) {
                 Some(s(pick(rng, &["0", "0", "1"])))
             } else {
                 None
@@ -1687,5 +1711,28 @@ fn bzmpop_parses_the_timeout_last() {
         &["BLMPOP", "-1", "1", "k", "LEFT", "COUNT", "0"],
         &["BLMPOP", "abc", "0", "k", "LEFT"],
         &["BLMPOP", "abc", "1", "k", "UP"],
+    ]);
+}
+
+/// A score of negative zero made by WEIGHTS (a zero weight times a negative score, a negative
+/// weight times 0): Redis 7.0's ZUNION/ZINTER WITHSCORES print it "-0" (%.17g), durakv "0".
+/// The STORE forms, ZADD -0 and ZINCRBY -0 already answer like Redis (the last lines).
+#[test]
+#[ignore = "bug: ZUNION/ZINTER WITHSCORES print a -0 score (from WEIGHTS) as \"0\", Redis \"-0\""]
+fn negative_zero_scores_print_like_redis() {
+    assert_same_replies(&[
+        &["ZADD", "z", "2", "a", "-1", "b", "0", "c"],
+        &["ZUNION", "1", "z", "WEIGHTS", "0", "WITHSCORES"],
+        &["ZUNION", "1", "z", "WEIGHTS", "-1", "WITHSCORES"],
+        &["ZINTER", "1", "z", "WEIGHTS", "-2.5", "WITHSCORES"],
+        &["ZUNIONSTORE", "d", "1", "z", "WEIGHTS", "0"],
+        &["ZRANGE", "d", "0", "-1", "WITHSCORES"],
+        &["ZSCORE", "d", "b"],
+        &["ZADD", "n", "-0", "m"],
+        &["ZSCORE", "n", "m"],
+        &["ZINCRBY", "n", "-0", "m"],
+        &["ZADD", "n", "0", "a", "0", "z"],
+        &["ZRANGE", "n", "0", "-1", "WITHSCORES"],
+        &["ZRANGEBYSCORE", "n", "0", "0"],
     ]);
 }
