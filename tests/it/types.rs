@@ -14,12 +14,14 @@ fn simple(s: &str) -> Value {
     Value::SimpleString(s.to_string())
 }
 
-/// Creates `key` holding a value of `ty` ("string", "hash", "set").
+/// Creates `key` holding a value of `ty` ("string", "hash", "set", "list", "zset").
 fn create(con: &mut Connection, ty: &str, key: &str) {
     match ty {
         "string" => assert_eq!(run(con, &["SET", key, "v"]), Value::Okay),
         "hash" => assert_eq!(run(con, &["HSET", key, "f", "v"]), Value::Int(1)),
         "set" => assert_eq!(run(con, &["SADD", key, "m"]), Value::Int(1)),
+        "list" => assert_eq!(run(con, &["RPUSH", key, "e"]), Value::Int(1)),
+        "zset" => assert_eq!(run(con, &["ZADD", key, "1", "m"]), Value::Int(1)),
         other => panic!("no creator for type {other}"),
     }
 }
@@ -56,6 +58,53 @@ fn probes(ty: &str, k: &str) -> Vec<Vec<String>> {
             vec!["SPOP", k],
             vec!["SINTER", k],
         ],
+        // Not the commands that also take sets as sources (ZUNIONSTORE, ZINTER, ZDIFF, ...):
+        // those accept a set holder.
+        "list" => vec![
+            vec!["LPUSH", k, "x"],
+            vec!["RPUSHX", k, "x"],
+            vec!["LRANGE", k, "0", "-1"],
+            vec!["LLEN", k],
+            vec!["LPOP", k],
+            vec!["RPOP", k, "2"],
+            vec!["LINDEX", k, "0"],
+            vec!["LSET", k, "0", "x"],
+            vec!["LREM", k, "0", "x"],
+            vec!["LTRIM", k, "0", "1"],
+            vec!["LINSERT", k, "BEFORE", "e", "x"],
+            vec!["LPOS", k, "e"],
+            vec!["LMOVE", k, k, "LEFT", "RIGHT"],
+            vec!["RPOPLPUSH", k, k],
+            vec!["LMPOP", "1", k, "LEFT"],
+            vec!["BLPOP", k, "0.01"],
+            vec!["BRPOP", k, "0.01"],
+            vec!["BLMOVE", k, k, "LEFT", "LEFT", "0.01"],
+            vec!["BLMPOP", "0.01", "1", k, "RIGHT"],
+        ],
+        "zset" => vec![
+            vec!["ZADD", k, "1", "m"],
+            vec!["ZINCRBY", k, "1", "m"],
+            vec!["ZRANGE", k, "0", "-1"],
+            vec!["ZRANGE", k, "-inf", "+inf", "BYSCORE"],
+            vec!["ZRANGEBYLEX", k, "-", "+"],
+            vec!["ZREVRANGEBYSCORE", k, "+inf", "-inf"],
+            vec!["ZCARD", k],
+            vec!["ZSCORE", k, "m"],
+            vec!["ZMSCORE", k, "m"],
+            vec!["ZRANK", k, "m"],
+            vec!["ZCOUNT", k, "-inf", "+inf"],
+            vec!["ZLEXCOUNT", k, "-", "+"],
+            vec!["ZREM", k, "m"],
+            vec!["ZREMRANGEBYRANK", k, "0", "0"],
+            vec!["ZPOPMIN", k],
+            vec!["ZPOPMAX", k, "2"],
+            vec!["ZRANDMEMBER", k],
+            vec!["ZRANGESTORE", "zrs-dst", k, "0", "-1"],
+            vec!["ZMPOP", "1", k, "MIN"],
+            vec!["BZPOPMIN", k, "0.01"],
+            vec!["BZPOPMAX", k, "0.01"],
+            vec!["BZMPOP", "0.01", "1", k, "MAX"],
+        ],
         other => panic!("no probes for type {other}"),
     };
     cmds.into_iter()
@@ -63,11 +112,8 @@ fn probes(ty: &str, k: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Types that exist on main now. TODO(lists, zsets): add "list" and "zset" here, to
-/// `create` and to `probes` (LPUSH/LRANGE/LLEN/LPOP, ZADD/ZRANGE/ZCARD/ZSCORE) once
-/// src/commands/lists.rs and zsets.rs land; `type_reports_every_type` and the matrix below then
-/// cover them.
-const TYPES: &[&str] = &["string", "hash", "set"];
+/// Every type, each with a creator and WRONGTYPE probes above.
+const TYPES: &[&str] = &["string", "hash", "set", "list", "zset"];
 
 #[test]
 fn type_reports_every_type() {
@@ -84,6 +130,13 @@ fn type_reports_every_type() {
     assert_eq!(run(&mut con, &["TYPE", "key-hash"]), simple("string"));
     run(&mut con, &["DEL", "key-set"]);
     assert_eq!(run(&mut con, &["TYPE", "key-set"]), simple("none"));
+    // Lists and sorted sets stop existing with their last element.
+    run(&mut con, &["LPOP", "key-list"]);
+    assert_eq!(run(&mut con, &["TYPE", "key-list"]), simple("none"));
+    run(&mut con, &["ZREM", "key-zset", "m"]);
+    assert_eq!(run(&mut con, &["TYPE", "key-zset"]), simple("none"));
+    run(&mut con, &["ZADD", "key-list", "1", "x"]);
+    assert_eq!(run(&mut con, &["TYPE", "key-list"]), simple("zset"));
 }
 
 #[test]
@@ -107,6 +160,47 @@ fn wrongtype_on_every_type_pair() {
             "unchanged after refusals"
         );
     }
+    // A list destination of another type: refused, and the source list is left as it was.
+    run(&mut con, &["RPUSH", "src-list", "a", "b"]);
+    for holder in TYPES.iter().filter(|t| **t != "list") {
+        let k = format!("holds-{holder}");
+        for c in [
+            vec!["LMOVE", "src-list", &k, "LEFT", "RIGHT"],
+            vec!["RPOPLPUSH", "src-list", &k],
+            vec!["BLMOVE", "src-list", &k, "RIGHT", "LEFT", "0.01"],
+            vec!["BRPOPLPUSH", "src-list", &k, "0.01"],
+        ] {
+            assert_err(&mut con, &c, WRONGTYPE);
+            checked += 1;
+        }
+        assert_eq!(
+            run(&mut con, &["LRANGE", "src-list", "0", "-1"]),
+            Value::Array(vec![bulk("a"), bulk("b")]),
+            "source list after a refused move to a {holder}"
+        );
+    }
+    // Sources of ZUNION/ZINTER/ZDIFF and their STORE forms may be sets, not other types.
+    for holder in ["string", "hash", "list"] {
+        let k = format!("holds-{holder}");
+        for c in [
+            vec!["ZUNIONSTORE", "zdst", "1", &k],
+            vec!["ZINTERSTORE", "zdst", "2", "holds-zset", &k],
+            vec!["ZDIFFSTORE", "zdst", "2", "holds-zset", &k],
+            vec!["ZUNION", "2", "holds-zset", &k],
+            vec!["ZINTERCARD", "1", &k],
+        ] {
+            assert_err(&mut con, &c, WRONGTYPE);
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        run(
+            &mut con,
+            &["ZUNION", "2", "holds-zset", "holds-set", "WITHSCORES"]
+        ),
+        Value::Array(vec![bulk("m"), bulk("2")]),
+        "a set member scores 1: m scores 1 + 1"
+    );
     // The probes themselves work on their own type (they are not refused for another reason).
     for ty in TYPES {
         let k = format!("own-{ty}");
@@ -313,6 +407,148 @@ fn copy_of_hashes_and_sets_keeps_elements_and_ttl() {
     assert_err(&mut con, &["COPY", "h", "x", "FOO"], "ERR syntax error");
 }
 
+/// RPUSHes `n` elements `e0..` (in that order) to `k`; returns the list.
+fn fill_list(con: &mut Connection, k: &str, n: usize) -> Vec<String> {
+    let l: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
+    let mut c = redis::cmd("RPUSH");
+    c.arg(k).arg(&l);
+    c.query::<i64>(con).expect("RPUSH");
+    l
+}
+
+/// ZADDs `n` members `m0..` with scores `n - i` (so member and score order differ) to `k`;
+/// returns the ZRANGE 0 -1 WITHSCORES reply as text.
+fn fill_zset(con: &mut Connection, k: &str, n: usize) -> Vec<String> {
+    let mut c = redis::cmd("ZADD");
+    c.arg(k);
+    for i in 0..n {
+        c.arg(n - i).arg(format!("m{i}"));
+    }
+    c.query::<i64>(con).expect("ZADD");
+    (0..n)
+        .rev()
+        .flat_map(|i| [format!("m{i}"), (n - i).to_string()])
+        .collect()
+}
+
+fn list_of(con: &mut Connection, k: &str) -> Vec<String> {
+    run_as(con, &["LRANGE", k, "0", "-1"])
+}
+
+fn zset_of(con: &mut Connection, k: &str) -> Vec<String> {
+    run_as(con, &["ZRANGE", k, "0", "-1", "WITHSCORES"])
+}
+
+#[test]
+fn rename_and_copy_of_lists_and_zsets_keep_elements_and_ttl() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    let l = fill_list(&mut con, "l", 300);
+    let z = fill_zset(&mut con, "z", 300);
+    assert_eq!(zset_of(&mut con, "z"), z);
+    run(&mut con, &["EXPIRE", "l", "1000"]);
+    run(&mut con, &["EXPIRE", "z", "2000"]);
+
+    // RENAME keeps order, scores and TTL; the old names are free and start empty.
+    assert_eq!(run(&mut con, &["RENAME", "l", "l2"]), Value::Okay);
+    assert_eq!(run(&mut con, &["RENAME", "z", "z2"]), Value::Okay);
+    assert_eq!(run(&mut con, &["EXISTS", "l", "z"]), Value::Int(0));
+    assert_eq!(list_of(&mut con, "l2"), l);
+    assert_eq!(run(&mut con, &["LLEN", "l2"]), Value::Int(300));
+    assert_eq!(run(&mut con, &["LINDEX", "l2", "-1"]), bulk("e299"));
+    assert_eq!(zset_of(&mut con, "z2"), z);
+    assert_eq!(run(&mut con, &["ZCARD", "z2"]), Value::Int(300));
+    assert_eq!(run(&mut con, &["ZSCORE", "z2", "m0"]), bulk("300"));
+    assert_eq!(run(&mut con, &["ZRANK", "z2", "m0"]), Value::Int(299));
+    assert_ttl_near(&mut con, "l2", 1000);
+    assert_ttl_near(&mut con, "z2", 2000);
+    assert_eq!(run(&mut con, &["RPUSH", "l", "only"]), Value::Int(1));
+    assert_eq!(list_of(&mut con, "l"), vec!["only".to_string()]);
+    assert_eq!(run(&mut con, &["ZADD", "z", "5", "only"]), Value::Int(1));
+    assert_eq!(
+        zset_of(&mut con, "z"),
+        vec!["only".to_string(), "5".to_string()]
+    );
+
+    // RENAME onto an existing list or zset replaces it entirely.
+    assert_eq!(run(&mut con, &["RENAME", "l", "l2"]), Value::Okay);
+    assert_eq!(list_of(&mut con, "l2"), vec!["only".to_string()]);
+    assert_eq!(run(&mut con, &["TTL", "l2"]), Value::Int(-1));
+    fill_list(&mut con, "l", 300);
+    assert_eq!(run(&mut con, &["RENAME", "z", "z2"]), Value::Okay);
+    assert_eq!(run(&mut con, &["ZCARD", "z2"]), Value::Int(1));
+    assert_eq!(run(&mut con, &["ZSCORE", "z2", "m0"]), Value::Nil);
+    fill_zset(&mut con, "z", 300);
+    // Across types: a zset renamed onto a list.
+    assert_eq!(run(&mut con, &["RENAMENX", "z2", "l2"]), Value::Int(0));
+    assert_eq!(run(&mut con, &["RENAME", "z2", "l2"]), Value::Okay);
+    assert_eq!(run(&mut con, &["TYPE", "l2"]), simple("zset"));
+    assert_eq!(
+        zset_of(&mut con, "l2"),
+        vec!["only".to_string(), "5".to_string()]
+    );
+
+    // COPY: equal and independent both ways, TTL kept.
+    run(&mut con, &["EXPIRE", "l", "1000"]);
+    assert_eq!(run(&mut con, &["COPY", "l", "lc"]), Value::Int(1));
+    assert_eq!(run(&mut con, &["COPY", "z", "zc"]), Value::Int(1));
+    assert_eq!(list_of(&mut con, "lc"), l);
+    assert_eq!(zset_of(&mut con, "zc"), z);
+    assert_ttl_near(&mut con, "lc", 1000);
+    assert_eq!(run(&mut con, &["TTL", "zc"]), Value::Int(-1));
+    run(&mut con, &["LPUSH", "lc", "front"]);
+    run(&mut con, &["RPOP", "l"]);
+    assert_eq!(run(&mut con, &["LLEN", "l"]), Value::Int(299));
+    assert_eq!(run(&mut con, &["LLEN", "lc"]), Value::Int(301));
+    assert_eq!(run(&mut con, &["LINDEX", "lc", "-1"]), bulk("e299"));
+    assert_eq!(run(&mut con, &["LINDEX", "l", "0"]), bulk("e0"));
+    run(&mut con, &["ZINCRBY", "zc", "1000", "m5"]);
+    run(&mut con, &["ZREM", "z", "m6"]);
+    assert_eq!(run(&mut con, &["ZSCORE", "z", "m5"]), bulk("295"));
+    assert_eq!(run(&mut con, &["ZSCORE", "zc", "m6"]), bulk("294"));
+    assert_eq!(run(&mut con, &["ZCARD", "z"]), Value::Int(299));
+
+    // Existing destination: 0 without REPLACE, replaced entirely with it, across types.
+    assert_eq!(run(&mut con, &["COPY", "z", "lc"]), Value::Int(0));
+    assert_eq!(
+        run(&mut con, &["COPY", "z", "lc", "REPLACE"]),
+        Value::Int(1)
+    );
+    assert_eq!(run(&mut con, &["TYPE", "lc"]), simple("zset"));
+    assert_eq!(run(&mut con, &["TTL", "lc"]), Value::Int(-1));
+    assert_eq!(run(&mut con, &["ZCARD", "lc"]), Value::Int(299));
+    run(&mut con, &["RPUSH", "small", "x"]);
+    assert_eq!(
+        run(&mut con, &["COPY", "small", "lc", "REPLACE"]),
+        Value::Int(1)
+    );
+    assert_eq!(list_of(&mut con, "lc"), vec!["x".to_string()]);
+
+    // COPY ... DB 1.
+    assert_eq!(run(&mut con, &["COPY", "l", "l", "DB", "1"]), Value::Int(1));
+    assert_eq!(run(&mut con, &["COPY", "z", "z", "DB", "1"]), Value::Int(1));
+    let (l0, z0) = (list_of(&mut con, "l"), zset_of(&mut con, "z"));
+    run(&mut con, &["SELECT", "1"]);
+    assert_eq!(list_of(&mut con, "l"), l0);
+    assert_eq!(zset_of(&mut con, "z"), z0);
+    assert_ttl_near(&mut con, "l", 1000);
+    run(&mut con, &["RPUSH", "l", "db1only"]);
+    run(&mut con, &["ZADD", "z", "1", "db1only"]);
+    run(&mut con, &["SELECT", "0"]);
+    assert_eq!(list_of(&mut con, "l"), l0);
+    assert_eq!(zset_of(&mut con, "z"), z0);
+
+    // Deleted, then recreated under the same name: empty.
+    run(&mut con, &["DEL", "l", "z"]);
+    assert_eq!(run(&mut con, &["LPUSH", "l", "new"]), Value::Int(1));
+    assert_eq!(list_of(&mut con, "l"), vec!["new".to_string()]);
+    assert_eq!(run(&mut con, &["ZADD", "z", "0", "new"]), Value::Int(1));
+    assert_eq!(
+        zset_of(&mut con, "z"),
+        vec!["new".to_string(), "0".to_string()]
+    );
+}
+
 #[test]
 fn a_collection_recreated_under_the_same_name_starts_empty() {
     let srv = Server::start(&[]);
@@ -361,15 +597,23 @@ fn a_collection_recreated_under_the_same_name_starts_empty() {
 }
 
 #[test]
-fn scan_type_filters_hashes_and_sets() {
+fn scan_type_filters_every_type() {
     let srv = Server::start(&[]);
     let mut con = srv.client();
     for i in 0..30 {
         create(&mut con, "string", &format!("str:{i}"));
         create(&mut con, "hash", &format!("hash:{i}"));
         create(&mut con, "set", &format!("set:{i}"));
+        create(&mut con, "list", &format!("list:{i}"));
+        create(&mut con, "zset", &format!("zset:{i}"));
     }
-    for (ty, prefix) in [("hash", "hash:"), ("set", "set:"), ("string", "str:")] {
+    for (ty, prefix) in [
+        ("hash", "hash:"),
+        ("set", "set:"),
+        ("string", "str:"),
+        ("list", "list:"),
+        ("zset", "zset:"),
+    ] {
         for count in ["3", "1000"] {
             let mut got = scan_all(&mut con, "SCAN", None, &["TYPE", ty, "COUNT", count], 1000);
             got.sort();
@@ -388,9 +632,28 @@ fn scan_type_filters_hashes_and_sets() {
     assert_eq!(got.len(), 11, "{got:?}");
     assert!(got.iter().all(|k| k.starts_with("hash:1")));
     assert_eq!(
-        scan_all(&mut con, "SCAN", None, &["TYPE", "zset"], 1000),
+        scan_all(&mut con, "SCAN", None, &["TYPE", "stream"], 1000),
         Vec::<String>::new()
     );
+    // A list or zset emptied by a pop is gone from SCAN TYPE too.
+    run(&mut con, &["LPOP", "list:3"]);
+    run(&mut con, &["ZPOPMIN", "zset:4"]);
+    let lists = scan_all(
+        &mut con,
+        "SCAN",
+        None,
+        &["TYPE", "list", "MATCH", "*:[34]"],
+        1000,
+    );
+    assert_eq!(lists, vec!["list:4".to_string()]);
+    let zsets = scan_all(
+        &mut con,
+        "SCAN",
+        None,
+        &["TYPE", "zset", "MATCH", "*:[34]"],
+        1000,
+    );
+    assert_eq!(zsets, vec!["zset:3".to_string()]);
 }
 
 #[test]
@@ -410,7 +673,9 @@ fn object_encoding_is_a_stable_name() {
         // Growing a collection does not change the answer within a run.
         fill_hash(&mut con, "k-hash", 1000);
         fill_set(&mut con, "k-set", 1000);
-        for ty in ["hash", "set"] {
+        fill_list(&mut con, "k-list", 1000);
+        fill_zset(&mut con, "k-zset", 1000);
+        for ty in ["hash", "set", "list", "zset"] {
             let e = value_text(&run(&mut con, &["OBJECT", "ENCODING", &format!("k-{ty}")]));
             assert_eq!(&e, &names[ty], "{ty} encoding after growth");
         }
@@ -419,9 +684,9 @@ fn object_encoding_is_a_stable_name() {
     srv.kill9();
     srv.restart();
     let mut con = srv.client();
-    for ty in ["hash", "set"] {
+    for ty in TYPES {
         let e = value_text(&run(&mut con, &["OBJECT", "ENCODING", &format!("k-{ty}")]));
-        assert_eq!(&e, &names[ty], "{ty} encoding after restart");
+        assert_eq!(&e, &names[*ty], "{ty} encoding after restart");
     }
 }
 
@@ -542,4 +807,58 @@ fn increment_argument_errors_come_first_where_redis_puts_them_first() {
     );
     assert_err(&mut con, &["INCRBYFLOAT", "h", "1"], WRONGTYPE);
     assert_err(&mut con, &["HINCRBY", "str", "f", "1"], WRONGTYPE);
+}
+
+/// The whole matrix (every probe on a key of every type, its own included) answers as a stock
+/// redis-server does, error lines included, plus the list moves onto other types and the
+/// zset-combining commands with every type of source.
+#[test]
+fn wrongtype_matrix_matches_stock_redis() {
+    let srv = Server::start(&[]);
+    let reference = RedisRef::start();
+    let (mut ours, mut theirs) = (srv.client(), reference.client());
+    let mut cases = 0;
+    for holder in TYPES {
+        for other in TYPES {
+            // A fresh holder per probe family: probes of its own type change it.
+            let k = format!("{holder}-vs-{other}");
+            let mut cmds: Vec<Vec<String>> = probes(other, &k);
+            let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            if *other == "list" {
+                cmds.push(owned(&["RPUSH", "src", "a", "b"]));
+                cmds.push(owned(&["LMOVE", "src", &k, "LEFT", "RIGHT"]));
+                cmds.push(owned(&["BRPOPLPUSH", "src", &k, "0.01"]));
+                cmds.push(owned(&["LMOVE", "nosuch", &k, "LEFT", "RIGHT"]));
+            }
+            if *other == "zset" {
+                cmds.push(owned(&["ZADD", "zsrc", "1", "m", "2", "n"]));
+                for c in ["ZUNION", "ZINTER", "ZDIFF"] {
+                    cmds.push(owned(&[c, "2", "zsrc", &k, "WITHSCORES"]));
+                    cmds.push(owned(&[c, "2", &k, "zsrc", "WITHSCORES"]));
+                    cmds.push(owned(&[&format!("{c}STORE"), "zdst", "2", &k, "zsrc"]));
+                    cmds.push(owned(&["ZRANGE", "zdst", "0", "-1", "WITHSCORES"]));
+                }
+                cmds.push(owned(&["ZINTERCARD", "2", &k, "zsrc"]));
+                cmds.push(owned(&["ZMPOP", "2", &k, "zsrc", "MIN"]));
+                cmds.push(owned(&["ZRANGESTORE", &k, "zsrc", "0", "-1"]));
+                cmds.push(owned(&["TYPE", &k]));
+            }
+            for con in [&mut ours, &mut theirs] {
+                run(con, &["FLUSHALL"]);
+                create(con, holder, &k);
+            }
+            for c in &cmds {
+                let args: Vec<&str> = c.iter().map(String::as_str).collect();
+                let a = cmd(&args)
+                    .query::<Value>(&mut ours)
+                    .map_err(|e| err_text(&e));
+                let b = cmd(&args)
+                    .query::<Value>(&mut theirs)
+                    .map_err(|e| err_text(&e));
+                assert_eq!(a, b, "{args:?} on a {holder}");
+                cases += 1;
+            }
+        }
+    }
+    eprintln!("{cases} matrix cases compared with redis");
 }
