@@ -1429,8 +1429,9 @@ pub fn zmpop(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
 }
 
 pub fn bzmpop(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
-    let timeout_ms = try_reply!(parse_timeout(&args[1]));
+    // Redis checks the timeout after the other arguments.
     let (keys, max, count) = try_reply!(parse_mpop(args, 2));
+    let timeout_ms = try_reply!(parse_timeout(&args[1]));
     Ok(match try_reply!(pop_first_of(ctx, &keys, max, count)?) {
         Some((key, items)) => mpop_reply(key, items),
         None => block_on(ctx, &keys, timeout_ms),
@@ -1655,10 +1656,8 @@ fn compute(v: &dyn View, op: SetOp, req: &SetOpReq) -> ExecResult<Vec<Item>> {
             out
         }
     };
-    for it in out.iter_mut() {
-        it.1 = norm(it.1);
-    }
-    out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    // -0 sorts as 0 but is replied as Redis does ("-0"); stored, it becomes 0.
+    out.sort_by(|a, b| norm(a.1).total_cmp(&norm(b.1)).then_with(|| a.0.cmp(&b.0)));
     Ok(out)
 }
 

@@ -188,6 +188,9 @@ pub fn format_double(d: f64) -> String {
     if d.is_nan() {
         return "nan".into();
     }
+    if d == 0.0 && d.is_sign_negative() {
+        return "-0".into();
+    }
     if d == d.trunc() && d.abs() < 1e17 {
         return format!("{}", d as i64);
     }

@@ -1700,7 +1700,6 @@ fn assert_same_replies(cmds: &[&[&str]]) {
 /// zmpopGenericCommand), so e.g. a bad COUNT wins over a bad timeout; durakv checks the timeout
 /// first. BLMPOP (the last four lines) already answers like Redis.
 #[test]
-#[ignore = "bug: BZMPOP checks the timeout before numkeys/MIN|MAX/COUNT, Redis 7.0 after them"]
 fn bzmpop_parses_the_timeout_last() {
     assert_same_replies(&[
         &["BZMPOP", "abc", "1", "k", "MAX", "COUNT", "-1"],
@@ -1718,7 +1717,6 @@ fn bzmpop_parses_the_timeout_last() {
 /// weight times 0): Redis 7.0's ZUNION/ZINTER WITHSCORES print it "-0" (%.17g), durakv "0".
 /// The STORE forms, ZADD -0 and ZINCRBY -0 already answer like Redis (the last lines).
 #[test]
-#[ignore = "bug: ZUNION/ZINTER WITHSCORES print a -0 score (from WEIGHTS) as \"0\", Redis \"-0\""]
 fn negative_zero_scores_print_like_redis() {
     assert_same_replies(&[
         &["ZADD", "z", "2", "a", "-1", "b", "0", "c"],
