@@ -8,16 +8,17 @@ What it measures (one run, both servers on the same machine at the same time):
    sorted set of 1,000,000 members loaded into both servers first. Each row runs against durakv
    and then immediately against redis with the same arguments.
 2. Resident memory (VmRSS from /proc) of each server after loading the same data set of
-   10,000,000 elements: the 1M-member sorted set, 3M hash fields (300 hashes), 3M set members
-   (300 sets) and 3M list elements (300 lists), all 16-byte members and values.
+   10,000,000 elements: the 1M-member sorted set, 1M hash fields (100 hashes), 1M set members
+   (100 sets) and the rest as list elements (7M in 700 lists), all 16-byte members and values.
 
 Both servers persist with an append-only log and fsync everysec (durakv: --appendfsync
 everysec; redis: --appendonly yes --appendfsync everysec --save ""). durakv's block cache is
 left at its default.
 
-Usage: tools/bench_types.py [--requests N] [--elements N] [--out FILE]
+Usage: tools/bench_types.py [--requests N] [--elements N] [--memory-only] [--out FILE]
   --requests N   requests per redis-benchmark row (default 100000)
   --elements N   total elements of the memory data set (default 10000000)
+  --memory-only  skip the throughput rows
   --out FILE     also write the markdown table to FILE
 Environment: DURAKV_BIN (default $CARGO_TARGET_DIR/release/durakv, CARGO_TARGET_DIR defaulting
 to ~/.cache/durakv/target), REDIS_SERVER, REDIS_BENCHMARK (defaults /usr/bin/...).
@@ -144,12 +145,13 @@ def load_zset(port):
 def load_rest(port, elements):
     """The rest of the memory data set: hashes, sets and lists, 1000 elements per command."""
     rest = max(0, elements - ZSET_MEMBERS)
-    each = rest // 3
+    sizes = {"h": min(1_000_000, rest // 3), "s": min(1_000_000, rest // 3)}
+    sizes["l"] = rest - sizes["h"] - sizes["s"]
     per_key = 10_000
     c = Conn(port)
 
     def cmds(kind):
-        for i in range(0, each, 1000):
+        for i in range(0, sizes[kind] - sizes[kind] % 1000, 1000):
             key = "%s:%d" % (kind, i // per_key)
             if kind == "h":
                 yield resp("HSET", key, *[x for j in range(i, i + 1000) for x in ("f:%014d" % j, "v:%014d" % j)])
@@ -160,7 +162,7 @@ def load_rest(port, elements):
 
     for kind in ("h", "s", "l"):
         c.pipeline(cmds(kind), window=16)
-    return ZSET_MEMBERS + 3 * each
+    return ZSET_MEMBERS + sum(n - n % 1000 for n in sizes.values())
 
 
 def bench(port, args, n):
@@ -193,6 +195,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=100_000)
     ap.add_argument("--elements", type=int, default=10_000_000)
+    ap.add_argument("--memory-only", action="store_true")
     ap.add_argument("--out")
     a = ap.parse_args()
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/durakv/target"))
@@ -221,7 +224,7 @@ def main():
             print(f"[bench] {name}: loaded the 1M-member zset in {time.time() - t:.1f}s", file=sys.stderr)
 
         lines = ["| command | durakv ops/s | redis ops/s | durakv/redis |", "|---|---:|---:|---:|"]
-        for name, args in ROWS:
+        for name, args in ([] if a.memory_only else ROWS):
             n = min(a.requests, REQUESTS_CAP.get(name, a.requests))
             d = bench(dport, args, n)
             r = bench(rport, args, n)
