@@ -18,7 +18,7 @@ use crate::commands::ctx::{ExpireSink, ReadCtx};
 use crate::commands::{self, errors, Exec};
 use crate::protocol::{parse_request, Reply};
 use crate::types::now_ms;
-use crate::writer::{Command, WriteCommand};
+use crate::writer::{Command, JobKind, WriteCommand};
 
 /// Per-connection state the connection commands change.
 pub struct ConnState {
@@ -256,7 +256,10 @@ async fn run_blocking(
     args: Command,
     sock: &mut TcpStream,
 ) -> std::io::Result<Reply> {
-    let mut rx = st.sh.writer.submit(st.db, vec![(exec, args)]);
+    let mut rx = st
+        .sh
+        .writer
+        .submit_kind(st.db, vec![(exec, args)], JobKind::Blocking);
     let client = st.client.clone();
     let mut watch_socket = true;
     let mut probe = [0u8; 1];

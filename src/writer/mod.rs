@@ -50,8 +50,10 @@ pub type WriteCommand = (Exec, Command);
 
 /// What kind of work a job is.
 pub enum JobKind {
-    /// Consecutive writes of a pipeline; a lone blocking command may park its client.
+    /// Consecutive writes of a pipeline.
     Plain,
+    /// One blocking command (BLPOP, BZPOPMIN, ...): it may park its client.
+    Blocking,
     /// MULTI ... EXEC: all commands as one record and one batch, unless the watch broke.
     Exec { watch: Option<Arc<WatchFlag>> },
     /// WATCH: registers the keys; the reply waits for the group so reads after it see every
@@ -351,13 +353,7 @@ impl Writer {
         let mut n = 0u64;
         let mut applied = from;
         while let Some(rec) = reader.next(end)? {
-            let cmds = decode_commands(rec.payload()).ok_or(StartError::BadPayload {
-                offset: rec.offset(),
-            })?;
-            let mut db = rec.header.db;
-            for args in cmds {
-                db = self.apply_logged(db, &args)?;
-            }
+            self.apply_record(rec.offset(), rec.header.db, rec.payload())?;
             applied = rec.end();
             n += 1;
             if n.is_multiple_of(1024) {
@@ -369,12 +365,30 @@ impl Writer {
         Ok(())
     }
 
-    fn apply_logged(&mut self, db: u8, args: &[Bytes]) -> Result<u8, StartError> {
-        let max = self
-            .config
+    fn max_bulk_len(&self) -> u64 {
+        self.config
             .runtime
             .proto_max_bulk_len
-            .load(Ordering::Relaxed);
+            .load(Ordering::Relaxed)
+    }
+
+    /// Applies one log record's commands (replay and replicas), into the current batch.
+    fn apply_record(
+        &mut self,
+        offset: LogOffset,
+        db: u8,
+        payload: &[u8],
+    ) -> Result<(), StartError> {
+        let cmds = decode_commands(payload).ok_or(StartError::BadPayload { offset })?;
+        let mut db = db;
+        for args in cmds {
+            db = self.apply_logged(db, &args)?;
+        }
+        Ok(())
+    }
+
+    fn apply_logged(&mut self, db: u8, args: &[Bytes]) -> Result<u8, StartError> {
+        let max = self.max_bulk_len();
         Ok(apply_logged(&self.storage, &mut self.group, db, args, max)?)
     }
 
@@ -472,16 +486,17 @@ impl Writer {
         jobs: &mut Vec<PendingReply>,
     ) {
         match kind {
-            JobKind::Plain => {
-                if let [(Exec::Write(f), args)] = cmds.as_slice() {
-                    if let Some(parked) = self.try_blocking(db, *f, args, now) {
-                        match parked {
-                            Ok(r) => jobs.push((reply, vec![r])),
-                            Err(w) => self.waiters.park(Waiter { reply, ..w }),
-                        }
-                        return;
-                    }
+            JobKind::Blocking => match cmds.as_slice() {
+                [(Exec::Write(f), args)] => match self.try_blocking(db, *f, args, now) {
+                    Ok(r) => jobs.push((reply, vec![r])),
+                    Err(w) => self.waiters.park(Waiter { reply, ..w }),
+                },
+                _ => {
+                    let replies = self.exec_job(db, &cmds, now);
+                    jobs.push((reply, replies));
                 }
+            },
+            JobKind::Plain => {
                 let replies = self.exec_job(db, &cmds, now);
                 jobs.push((reply, replies));
             }
@@ -503,24 +518,19 @@ impl Writer {
         }
     }
 
-    /// Runs a lone write that may block. `None`: it did not ask to block (run it normally);
-    /// `Some(Ok(reply))`: it was served now; `Some(Err(waiter))`: park it.
+    /// Runs a blocking command. `Ok(reply)`: it was served now (or refused); `Err(waiter)`:
+    /// park it.
     fn try_blocking(
         &mut self,
         db: u8,
         f: commands::WriteFn,
         args: &[Bytes],
         now: u64,
-    ) -> Option<Result<Reply, Waiter>> {
-        let spec = commands::lookup(&args[0])?;
-        if !spec.flags.contains(&"blocking") || self.poisoned_reply().is_some() {
-            return None;
+    ) -> Result<Reply, Waiter> {
+        if let Some(r) = self.poisoned_reply() {
+            return Ok(r);
         }
-        let max = self
-            .config
-            .runtime
-            .proto_max_bulk_len
-            .load(Ordering::Relaxed);
+        let max = self.max_bulk_len();
         let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
         ctx.may_block = true;
         let result = f(&mut ctx, args);
@@ -529,17 +539,15 @@ impl Writer {
         match (result, block) {
             (Err(e), _) => {
                 self.poison(format!("{e}"));
-                Some(Ok(self
-                    .poisoned_reply()
-                    .unwrap_or(Reply::err("ERR storage"))))
+                Ok(self.poisoned_reply().unwrap_or(Reply::err("ERR storage")))
             }
             (Ok(r), None) => {
                 self.add_record(db, now, &effects);
-                Some(Ok(r))
+                Ok(r)
             }
             (Ok(r), Some(b)) => {
                 let (tx, _) = oneshot::channel();
-                Some(Err(Waiter {
+                Err(Waiter {
                     db,
                     f,
                     args: args.to_vec(),
@@ -548,7 +556,7 @@ impl Writer {
                         .then(|| Instant::now() + Duration::from_millis(b.timeout_ms)),
                     timeout_reply: r,
                     keys: b.keys,
-                }))
+                })
             }
         }
     }
@@ -558,11 +566,7 @@ impl Writer {
         if let Some(r) = self.poisoned_reply() {
             return r;
         }
-        let max = self
-            .config
-            .runtime
-            .proto_max_bulk_len
-            .load(Ordering::Relaxed);
+        let max = self.max_bulk_len();
         let mut replies = Vec::with_capacity(cmds.len());
         let mut effects = Vec::new();
         // A replica never expires keys itself (only its master's DELs do), so a read-only
@@ -648,13 +652,13 @@ impl Writer {
             }
             let (f, args) = (w.f, w.args.clone());
             match self.try_blocking(db, f, &args, now) {
-                Some(Ok(r)) => {
+                Ok(r) => {
                     if let Some(w) = self.waiters.remove(seq) {
                         jobs.push((w.reply, vec![r]));
                     }
                 }
                 // Still nothing for this client, so nothing for those after it either.
-                Some(Err(_)) | None => break,
+                Err(_) => break,
             }
         }
     }
@@ -672,11 +676,7 @@ impl Writer {
     /// Executes one client's commands, appending their records to the group.
     fn exec_job(&mut self, db: u8, cmds: &[WriteCommand], now: u64) -> Vec<Reply> {
         let mut replies = Vec::with_capacity(cmds.len());
-        let max = self
-            .config
-            .runtime
-            .proto_max_bulk_len
-            .load(Ordering::Relaxed);
+        let max = self.max_bulk_len();
         for (exec, args) in cmds {
             if let Some(r) = self.poisoned_reply() {
                 replies.push(r);
@@ -713,11 +713,7 @@ impl Writer {
         if self.state.is_poisoned.load(Ordering::Relaxed) {
             return;
         }
-        let max = self
-            .config
-            .runtime
-            .proto_max_bulk_len
-            .load(Ordering::Relaxed);
+        let max = self.max_bulk_len();
         let mut ctx = WriteCtx::new(&self.storage, &mut self.group, db, Some(now), max);
         let r = f(&mut ctx);
         let effects = ctx.take_effects();
@@ -764,30 +760,40 @@ impl Writer {
         self.state.is_poisoned.store(true, Ordering::Relaxed);
     }
 
+    /// Appends encoded records to the log and fsyncs per policy. On failure the writer is
+    /// poisoned and the bytes are cut off again: whoever sent them is told they failed, so
+    /// they must not be replayed at restart.
+    fn append_durably(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let start_end = self.log.end();
+        let policy = self.config.runtime.appendfsync();
+        let r = self.log.append(bytes).and_then(|_| {
+            if policy == FsyncPolicy::Always {
+                self.log.sync()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = r {
+            let why = format!("{e}");
+            self.poison(why.clone());
+            if let Err(e2) = self.log.truncate_to(start_end) {
+                tracing::error!(error = %e2, "could not cut back a failed log append");
+            }
+            return Err(why);
+        }
+        if policy == FsyncPolicy::Always {
+            self.note_fsync();
+        }
+        Ok(())
+    }
+
     /// Logs the group's records, fsyncs per policy, applies the batch, then replies.
     fn commit_group(&mut self, jobs: &mut Vec<PendingReply>) {
-        let start_end = self.log.end();
         let mut ok = !self.state.is_poisoned.load(Ordering::Relaxed);
         if ok && !self.records.is_empty() {
-            let policy = self.config.runtime.appendfsync();
-            let r = self.log.append(&self.records).and_then(|_| {
-                if policy == FsyncPolicy::Always {
-                    self.log.sync()
-                } else {
-                    Ok(())
-                }
-            });
-            if let Err(e) = r {
-                self.poison(format!("{e}"));
-                // The clients are told their writes failed, so the records must not be
-                // replayed at restart: cut them off again.
-                if let Err(e2) = self.log.truncate_to(start_end) {
-                    tracing::error!(error = %e2, "could not cut back a failed log append");
-                }
-                ok = false;
-            } else if policy == FsyncPolicy::Always {
-                self.note_fsync();
-            }
+            let records = std::mem::take(&mut self.records);
+            ok = self.append_durably(&records).is_ok();
+            self.records = records;
         }
         self.records.clear();
         if ok && !self.group.is_empty() {
@@ -956,45 +962,12 @@ impl Writer {
             return Err(e);
         }
         let records = split_records(bytes, self.log.end())?;
-        let start_end = self.log.end();
-        let policy = self.config.runtime.appendfsync();
-        let r = self.log.append(bytes).and_then(|_| {
-            if policy == FsyncPolicy::Always {
-                self.log.sync()
-            } else {
-                Ok(())
-            }
-        });
-        if let Err(e) = r {
-            self.poison(format!("{e}"));
-            if let Err(e2) = self.log.truncate_to(start_end) {
-                tracing::error!(error = %e2, "could not cut back a failed log append");
-            }
-            return Err(format!("{e}"));
-        }
-        if policy == FsyncPolicy::Always {
-            self.note_fsync();
-        }
+        self.append_durably(bytes)?;
         let n = records.len() as u64;
         let mut result = Ok(());
         for (offset, db, payload) in records {
-            let Some(cmds) = decode_commands(payload) else {
-                result = Err(format!(
-                    "record at offset {offset} does not decode as commands"
-                ));
-                break;
-            };
-            let mut db = db;
-            for args in cmds {
-                match self.apply_logged(db, &args) {
-                    Ok(d) => db = d,
-                    Err(e) => {
-                        result = Err(format!("{e}"));
-                        break;
-                    }
-                }
-            }
-            if result.is_err() {
+            if let Err(e) = self.apply_record(offset, db, payload) {
+                result = Err(format!("{e}"));
                 break;
             }
         }
