@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::ctx::{View, WriteCtx};
 use super::errors::{self, ExecResult};
+use super::{eq_ignore_case, parse_i64};
 use crate::protocol::Reply;
 use crate::storage::{coll_prefix, prefix_end, CollMeta, Entry, Space, ValueType};
 
@@ -23,7 +24,8 @@ pub struct Coll {
 /// `Ok(Err(reply))` carries a WRONGTYPE (or other) reply for the client.
 pub type Found<T> = ExecResult<Result<T, Reply>>;
 
-fn from_entry(db: u8, key: &[u8], e: Entry, kind: ValueType) -> Result<Coll, Reply> {
+/// The collection an entry already read holds (WRONGTYPE if it is another type).
+pub fn from_entry(db: u8, key: &[u8], e: Entry, kind: ValueType) -> Result<Coll, Reply> {
     if e.kind != kind {
         return Err(Reply::err(errors::WRONGTYPE));
     }
@@ -85,11 +87,6 @@ impl Coll {
         k.extend_from_slice(&self.prefix);
         k.extend_from_slice(sub);
         k
-    }
-
-    /// The sub-key part of a full element key.
-    pub fn strip<'k>(&self, full: &'k [u8]) -> &'k [u8] {
-        &full[self.prefix.len().min(full.len())..]
     }
 
     /// Exclusive upper bound of this collection's element keys.
@@ -271,14 +268,14 @@ pub fn positive_count(b: &[u8]) -> Result<u64, Reply> {
 /// - larger: random seeks between the first and last sub-key (O(n) seeks; roughly uniform, as
 ///   Redis' own sampling of large sets is), topped up by a rank pass if the seeks found fewer
 ///   than `n` distinct elements.
-pub fn sample(v: &dyn View, c: &Coll, n: u64, _distinct: bool) -> ExecResult<Vec<(Bytes, Bytes)>> {
+pub fn sample(v: &dyn View, c: &Coll, n: u64) -> ExecResult<Vec<(Bytes, Bytes)>> {
     let n = n.min(c.meta.size);
     if n == 0 {
         return Ok(Vec::new());
     }
     if c.meta.size <= 1024 || n.saturating_mul(4) >= c.meta.size {
         let all = c.all(v)?;
-        return Ok(super::hashes::pick_random(all, n as i64));
+        return Ok(pick_random(all, n as i64));
     }
     let mut picked = std::collections::BTreeMap::new();
     if c.meta.size > STREAM_SAMPLE_MAX {
@@ -388,6 +385,50 @@ fn word(b: &[u8]) -> u64 {
     let n = b.len().min(8);
     a[..n].copy_from_slice(&b[..n]);
     u64::from_be_bytes(a)
+}
+
+/// Picks `count` entries as Redis' HRANDFIELD/SRANDMEMBER/ZRANDMEMBER do: a positive count
+/// gives distinct entries (all of them when count >= size), a negative one may repeat.
+pub fn pick_random<T: Clone>(mut all: Vec<T>, count: i64) -> Vec<T> {
+    if all.is_empty() {
+        return all;
+    }
+    if count < 0 {
+        let n = count.unsigned_abs() as usize;
+        return (0..n)
+            .map(|_| all[(random_u64() % all.len() as u64) as usize].clone())
+            .collect();
+    }
+    let n = count as usize;
+    if n >= all.len() {
+        return all;
+    }
+    // Partial Fisher-Yates: the first n slots become a uniform sample.
+    for i in 0..n {
+        let j = i + (random_u64() % (all.len() - i) as u64) as usize;
+        all.swap(i, j);
+    }
+    all.truncate(n);
+    all
+}
+
+/// Parses the optional `count [WITHVALUES|WITHSCORES]` tail of the RAND* commands.
+pub fn rand_args(args: &[Bytes], with: &str) -> Result<(Option<i64>, bool), Reply> {
+    match args.len() {
+        2 => Ok((None, false)),
+        3 | 4 => {
+            let n = parse_i64(&args[2]).ok_or_else(|| Reply::err(errors::NOT_INTEGER))?;
+            if n.unsigned_abs() > (i64::MAX as u64) / 2 {
+                return Err(Reply::err("ERR value is out of range"));
+            }
+            let with_flag = args.len() == 4;
+            if with_flag && !eq_ignore_case(&args[3], with) {
+                return Err(Reply::err(errors::SYNTAX));
+            }
+            Ok((Some(n), with_flag))
+        }
+        _ => Err(Reply::err(errors::SYNTAX)),
+    }
 }
 
 /// Small, fast pseudo-random numbers for SRANDMEMBER, HRANDFIELD and friends; the results are

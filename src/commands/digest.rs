@@ -11,7 +11,7 @@
 
 use sha1_smol::Sha1;
 
-use super::coll::Coll;
+use super::coll;
 use super::ctx::{ReadCtx, View};
 use super::errors::ExecResult;
 use crate::storage::{Entry, Space, ValueType, DATABASES};
@@ -29,7 +29,8 @@ fn feed_value(v: &dyn View, h: &mut Sha1, key: &[u8], e: &Entry) -> ExecResult<(
         feed(h, &e.value);
         return Ok(());
     }
-    let Ok(Some(c)) = Coll::read(v, key, e.kind)? else {
+    // The entry is in hand: no second read of it.
+    let Ok(c) = coll::from_entry(v.db(), key, e.clone(), e.kind) else {
         return Ok(());
     };
     let plen = c.prefix.len();

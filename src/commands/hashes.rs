@@ -6,11 +6,11 @@
 
 use bytes::Bytes;
 
-use super::coll::{random_u64, Coll};
+use super::coll::{pick_random, rand_args, Coll};
 use super::ctx::{View, WriteCtx};
 use super::errors::{self, ExecResult};
 use super::strings::format_float_result;
-use super::{eq_ignore_case, parse_f64, parse_i64, CommandSpec, Exec, R, RF, WF};
+use super::{parse_f64, parse_i64, CommandSpec, Exec, R, RF, WF};
 use crate::cmd;
 use crate::protocol::Reply;
 use crate::storage::ValueType;
@@ -251,50 +251,6 @@ pub fn hincrbyfloat(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     let s = Bytes::from(format_float_result(new));
     store_number(ctx, c, &args[2], s.clone(), cur.is_none())?;
     Ok(Reply::Bulk(s))
-}
-
-/// Picks `count` entries as Redis' HRANDFIELD/SRANDMEMBER/ZRANDMEMBER do: a positive count
-/// gives distinct entries (all of them when count >= size), a negative one may repeat.
-pub fn pick_random<T: Clone>(mut all: Vec<T>, count: i64) -> Vec<T> {
-    if all.is_empty() {
-        return all;
-    }
-    if count < 0 {
-        let n = count.unsigned_abs() as usize;
-        return (0..n)
-            .map(|_| all[(random_u64() % all.len() as u64) as usize].clone())
-            .collect();
-    }
-    let n = count as usize;
-    if n >= all.len() {
-        return all;
-    }
-    // Partial Fisher-Yates: the first n slots become a uniform sample.
-    for i in 0..n {
-        let j = i + (random_u64() % (all.len() - i) as u64) as usize;
-        all.swap(i, j);
-    }
-    all.truncate(n);
-    all
-}
-
-/// Parses the optional `count [WITHVALUES|WITHSCORES]` tail of the RAND* commands.
-pub fn rand_args(args: &[Bytes], with: &str) -> Result<(Option<i64>, bool), Reply> {
-    match args.len() {
-        2 => Ok((None, false)),
-        3 | 4 => {
-            let n = parse_i64(&args[2]).ok_or_else(|| Reply::err(errors::NOT_INTEGER))?;
-            if n.unsigned_abs() > (i64::MAX as u64) / 2 {
-                return Err(Reply::err("ERR value is out of range"));
-            }
-            let with_flag = args.len() == 4;
-            if with_flag && !eq_ignore_case(&args[3], with) {
-                return Err(Reply::err(errors::SYNTAX));
-            }
-            Ok((Some(n), with_flag))
-        }
-        _ => Err(Reply::err(errors::SYNTAX)),
-    }
 }
 
 pub fn hrandfield(v: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {

@@ -80,11 +80,7 @@ pub fn copy(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
             replace = true;
             i += 1;
         } else if eq_ignore_case(&args[i], "DB") && i + 1 < args.len() {
-            match super::parse_i64(&args[i + 1]) {
-                Some(n) if (0..DATABASES as i64).contains(&n) => dst_db = n as u8,
-                Some(_) => return Ok(Reply::err(errors::DB_INDEX)),
-                None => return Ok(Reply::err(errors::NOT_INTEGER)),
-            }
+            dst_db = try_reply!(super::db_index(&args[i + 1]));
             i += 2;
         } else {
             return Ok(Reply::err(errors::SYNTAX));
@@ -121,11 +117,7 @@ pub fn copy(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
 
 /// MOVE key db: moves the key (with its TTL) unless the target database has it already.
 pub fn move_(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
-    let dst_db = match super::parse_i64(&args[2]) {
-        Some(n) if (0..DATABASES as i64).contains(&n) => n as u8,
-        Some(_) => return Ok(Reply::err(errors::DB_INDEX)),
-        None => return Ok(Reply::err(errors::NOT_INTEGER)),
-    };
+    let dst_db = try_reply!(super::db_index(&args[2]));
     if dst_db == ctx.db {
         return Ok(Reply::err(
             "ERR source and destination objects are the same",

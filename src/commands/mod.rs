@@ -276,6 +276,15 @@ pub fn parse_f64(b: &[u8]) -> Option<f64> {
     Some(v)
 }
 
+/// A database index as SELECT, MOVE and COPY ... DB take it.
+pub fn db_index(b: &[u8]) -> Result<u8, Reply> {
+    let n = int_arg(b)?;
+    if !(0..crate::storage::DATABASES as i64).contains(&n) {
+        return Err(Reply::err(errors::DB_INDEX));
+    }
+    Ok(n as u8)
+}
+
 pub fn int_arg(b: &[u8]) -> Result<i64, Reply> {
     parse_i64(b).ok_or_else(|| Reply::err(errors::NOT_INTEGER))
 }

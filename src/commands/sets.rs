@@ -9,10 +9,10 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use super::coll::{sample, Coll};
+use super::coll::{pick_random, rand_args, sample, Coll};
 use super::ctx::{View, WriteCtx};
 use super::errors::{self, ExecResult};
-use super::hashes::{pick_random, rand_args};
+
 use super::{eq_ignore_case, parse_i64, CommandSpec, Exec, R, RF, W, WF};
 use crate::cmd;
 use crate::protocol::Reply;
@@ -152,10 +152,7 @@ pub fn spop(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     if n == 0 {
         return Ok(Reply::Set(vec![]));
     }
-    let picked: Vec<Bytes> = sample(ctx, &c, n, true)?
-        .into_iter()
-        .map(|(m, _)| m)
-        .collect();
+    let picked: Vec<Bytes> = sample(ctx, &c, n)?.into_iter().map(|(m, _)| m).collect();
     let removed = remove_members(ctx, &mut c, &picked)?;
     c.save(ctx)?;
     log_srem(ctx, &args[1], &removed);
@@ -178,7 +175,7 @@ pub fn srandmember(v: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
         });
     };
     let Some(count) = count else {
-        let one = sample(v, &c, 1, true)?;
+        let one = sample(v, &c, 1)?;
         return Ok(one
             .into_iter()
             .next()
@@ -186,10 +183,10 @@ pub fn srandmember(v: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
             .unwrap_or(Reply::Nil));
     };
     let picked = if count >= 0 {
-        sample(v, &c, count as u64, true)?
+        sample(v, &c, count as u64)?
     } else {
         let n = count.unsigned_abs();
-        let base = sample(v, &c, n.min(c.meta.size), true)?;
+        let base = sample(v, &c, n.min(c.meta.size))?;
         pick_random(base, count)
     };
     Ok(Reply::Array(

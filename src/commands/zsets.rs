@@ -40,10 +40,10 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
-use super::coll::{clamp_range, positive_count, Coll};
+use super::coll::{clamp_range, pick_random, positive_count, rand_args, Coll};
 use super::ctx::{parse_timeout, Block, View, WriteCtx};
 use super::errors::{self, ExecResult};
-use super::hashes::{pick_random, rand_args};
+
 use super::{eq_ignore_case, float_arg, int_arg, parse_i64, CommandSpec, Exec, R, RF, WD, WF};
 use crate::cmd;
 use crate::protocol::format_double;

@@ -12,7 +12,6 @@ use crate::commands::errors;
 use crate::commands::{self, coll, eq_ignore_case, glob, keys, parse_i64};
 use crate::protocol::Reply;
 use crate::storage::ValueType;
-use crate::storage::DATABASES;
 use crate::types::now_ms;
 
 pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
@@ -103,15 +102,14 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
 }
 
 fn select(st: &mut ConnState, arg: &[u8]) -> Reply {
-    let Some(n) = parse_i64(arg) else {
-        return Reply::err(errors::NOT_INTEGER);
-    };
-    if n < 0 || n >= DATABASES as i64 {
-        return Reply::err(errors::DB_INDEX);
+    match commands::db_index(arg) {
+        Ok(n) => {
+            st.db = n;
+            st.client.db.store(n, Ordering::Relaxed);
+            Reply::Ok
+        }
+        Err(r) => r,
     }
-    st.db = n as u8;
-    st.client.db.store(n as u8, Ordering::Relaxed);
-    Reply::Ok
 }
 
 fn check_password(st: &ConnState, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Reply> {

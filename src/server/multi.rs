@@ -56,9 +56,6 @@ pub fn queue(
     let exec = match (spec.exec, spec.name) {
         (Exec::Conn, "ping") => Exec::Read(ping),
         (Exec::Conn, "echo") => Exec::Read(echo),
-        // SELECT runs at EXEC time on the writer, which switches the database for the
-        // commands after it and logs the switch in the transaction's record.
-        (Exec::Conn, "select") => Exec::Conn,
         (e, _) => e,
     };
     match exec {
@@ -66,6 +63,8 @@ pub fn queue(
             m.queued.push((exec, args));
             Reply::Simple("QUEUED".into())
         }
+        // SELECT runs at EXEC time on the writer, which switches the database for the
+        // commands after it and logs the switch in the transaction's record.
         Exec::Conn if spec.name == "select" => {
             m.queued.push((exec, args));
             Reply::Simple("QUEUED".into())
@@ -109,7 +108,7 @@ pub async fn exec(st: &mut ConnState, name: &str, args: &[Bytes]) -> Reply {
                 .iter()
                 .rev()
                 .filter(|(e, _)| matches!(e, Exec::Conn))
-                .find_map(|(_, a)| select_target(a));
+                .find_map(|(_, a)| crate::commands::db_index(a.get(1)?).ok());
             let kind = JobKind::Exec { watch };
             let rx = st.sh.writer.submit_kind(st.db, m.queued, kind);
             match rx.await {
@@ -147,14 +146,6 @@ pub async fn exec(st: &mut ConnState, name: &str, args: &[Bytes]) -> Reply {
         }
         _ => Reply::err(errors::unknown_command(name.as_bytes(), &[])),
     }
-}
-
-/// The database a queued `SELECT n` switches to, if `n` is valid.
-pub fn select_target(args: &[Bytes]) -> Option<u8> {
-    let n = crate::commands::parse_i64(args.get(1)?)?;
-    (0..crate::storage::DATABASES as i64)
-        .contains(&n)
-        .then_some(n as u8)
 }
 
 fn ping(_: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {

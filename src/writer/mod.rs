@@ -489,7 +489,7 @@ impl Writer {
             JobKind::Blocking => match cmds.as_slice() {
                 [(Exec::Write(f), args)] => match self.try_blocking(db, *f, args, now) {
                     Ok(r) => jobs.push((reply, vec![r])),
-                    Err(w) => self.waiters.park(Waiter { reply, ..w }),
+                    Err(w) => self.waiters.park(Waiter { reply, ..*w }),
                 },
                 _ => {
                     let replies = self.exec_job(db, &cmds, now);
@@ -526,7 +526,7 @@ impl Writer {
         f: commands::WriteFn,
         args: &[Bytes],
         now: u64,
-    ) -> Result<Reply, Waiter> {
+    ) -> Result<Reply, Box<Waiter>> {
         if let Some(r) = self.poisoned_reply() {
             return Ok(r);
         }
@@ -547,7 +547,7 @@ impl Writer {
             }
             (Ok(r), Some(b)) => {
                 let (tx, _) = oneshot::channel();
-                Err(Waiter {
+                Err(Box::new(Waiter {
                     db,
                     f,
                     args: args.to_vec(),
@@ -556,7 +556,7 @@ impl Writer {
                         .then(|| Instant::now() + Duration::from_millis(b.timeout_ms)),
                     timeout_reply: r,
                     keys: b.keys,
-                })
+                }))
             }
         }
     }
@@ -576,8 +576,9 @@ impl Writer {
         for (exec, args) in cmds {
             if let Exec::Conn = exec {
                 // SELECT, the one connection command run inside a transaction.
-                match crate::server::multi::select_target(args) {
-                    Some(n) => {
+                // Queued only after its arity was checked.
+                match commands::db_index(&args[1]) {
+                    Ok(n) => {
                         cur_db = n;
                         effects.push(vec![
                             Bytes::from_static(b"SELECT"),
@@ -585,7 +586,7 @@ impl Writer {
                         ]);
                         replies.push(Reply::Ok);
                     }
-                    None => replies.push(Reply::err(crate::commands::errors::DB_INDEX)),
+                    Err(r) => replies.push(r),
                 }
                 continue;
             }
@@ -1086,10 +1087,8 @@ pub fn apply_logged(
     max_bulk_len: u64,
 ) -> Result<u8, crate::storage::StorageError> {
     if commands::eq_ignore_case(&args[0], "SELECT") {
-        if let Some(n) = args.get(1).and_then(|a| commands::parse_i64(a)) {
-            if (0..DATABASES as i64).contains(&n) {
-                return Ok(n as u8);
-            }
+        if let Some(Ok(n)) = args.get(1).map(|a| commands::db_index(a)) {
+            return Ok(n);
         }
     }
     let Some(spec) = commands::lookup(&args[0]) else {
