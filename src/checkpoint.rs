@@ -9,7 +9,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::log::sync_dir;
 use crate::storage::Storage;
@@ -42,7 +42,7 @@ fn io<'a>(
     }
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct ManifestFile {
     pub name: String,
     pub size: u64,
@@ -58,6 +58,22 @@ pub struct Manifest {
     pub replid: String,
     pub created_ms: u64,
     pub files: Vec<ManifestFile>,
+}
+
+/// Size and crc32c of a file's contents.
+pub fn file_crc32c(path: &Path) -> std::io::Result<(u64, u32)> {
+    let mut f = fs::File::open(path)?;
+    let mut crc = 0u32;
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok((size, crc));
+        }
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
+        size += n as u64;
+    }
 }
 
 /// Exports a checkpoint into `dir` (new, or existing and empty).
@@ -81,18 +97,7 @@ pub fn export(storage: &Storage, dir: &Path) -> Result<Manifest, CheckpointError
     names.sort_by_key(|e| e.file_name());
     for e in names {
         let path = e.path();
-        let mut f = fs::File::open(&path).map_err(io("open", &path))?;
-        let mut crc = 0u32;
-        let mut size = 0u64;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf).map_err(io("read", &path))?;
-            if n == 0 {
-                break;
-            }
-            crc = crc32c::crc32c_append(crc, &buf[..n]);
-            size += n as u64;
-        }
+        let (size, crc) = file_crc32c(&path).map_err(io("read", &path))?;
         files.push(ManifestFile {
             name: format!("db/{}", e.file_name().to_string_lossy()),
             size,

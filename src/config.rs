@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use clap::Parser;
@@ -121,6 +121,30 @@ pub struct Flags {
     /// Password this replica sends to its master with AUTH
     #[arg(long)]
     pub masterauth: Option<String>,
+    /// Full sync: most checkpoint bytes per second sent to one replica; 0 = no limit [default: 0]
+    #[arg(long)]
+    pub full_sync_max_bytes_per_sec: Option<u64>,
+    /// Drop a replication link silent for this long, seconds [default: 60]
+    #[arg(long)]
+    pub repl_timeout: Option<u64>,
+    /// Heartbeat an idle replication stream this often, seconds [default: 10]
+    #[arg(long)]
+    pub repl_ping_replica_period: Option<u64>,
+    /// Keep the log a disconnected replica needs for this long, seconds [default: 3600]
+    #[arg(long)]
+    pub repl_backlog_ttl: Option<u64>,
+    /// Hard cap on the log, bytes, even if a replica still needs it; 0 = no cap [default: 0]
+    #[arg(long)]
+    pub log_max_bytes: Option<u64>,
+    /// Refuse writes unless this many replicas are connected and acking [default: 0]
+    #[arg(long)]
+    pub min_replicas_to_write: Option<u64>,
+    /// A replica counts for min-replicas-to-write if it acked within this many seconds [default: 10]
+    #[arg(long)]
+    pub min_replicas_max_lag: Option<u64>,
+    /// A replica without a link to its master still serves reads (yes) or answers MASTERDOWN (no) [default: yes]
+    #[arg(long)]
+    pub replica_serve_stale_data: Option<String>,
 }
 
 /// The config file: the same keys as the flags, kebab-case.
@@ -145,6 +169,14 @@ pub struct FileConfig {
     pub backup_keep: Option<usize>,
     pub replicaof: Option<String>,
     pub masterauth: Option<String>,
+    pub full_sync_max_bytes_per_sec: Option<u64>,
+    pub repl_timeout: Option<u64>,
+    pub repl_ping_replica_period: Option<u64>,
+    pub repl_backlog_ttl: Option<u64>,
+    pub log_max_bytes: Option<u64>,
+    pub min_replicas_to_write: Option<u64>,
+    pub min_replicas_max_lag: Option<u64>,
+    pub replica_serve_stale_data: Option<String>,
 }
 
 /// Settings fixed at start-up.
@@ -174,6 +206,14 @@ pub struct RuntimeConfig {
     pub log_retention_hours: AtomicU64,
     pub requirepass: RwLock<Option<String>>,
     pub masterauth: RwLock<Option<String>>,
+    pub full_sync_max_bytes_per_sec: AtomicU64,
+    pub repl_timeout: AtomicU64,
+    pub repl_ping_replica_period: AtomicU64,
+    pub repl_backlog_ttl: AtomicU64,
+    pub log_max_bytes: AtomicU64,
+    pub min_replicas_to_write: AtomicU64,
+    pub min_replicas_max_lag: AtomicU64,
+    pub replica_serve_stale_data: AtomicBool,
     /// Redis tuning keys accepted for compatibility; they change nothing here.
     pub compat: Mutex<BTreeMap<String, String>>,
 }
@@ -193,6 +233,32 @@ impl RuntimeConfig {
 
     pub fn masterauth(&self) -> Option<String> {
         self.masterauth.read().map(|g| g.clone()).unwrap_or(None)
+    }
+
+    /// The numeric replication keys, by CONFIG name.
+    pub fn replication_numbers(&self) -> [(&'static str, &AtomicU64); 7] {
+        [
+            ("full-sync-max-bytes-per-sec", &self.full_sync_max_bytes_per_sec),
+            ("repl-timeout", &self.repl_timeout),
+            ("repl-ping-replica-period", &self.repl_ping_replica_period),
+            ("repl-backlog-ttl", &self.repl_backlog_ttl),
+            ("log-max-bytes", &self.log_max_bytes),
+            ("min-replicas-to-write", &self.min_replicas_to_write),
+            ("min-replicas-max-lag", &self.min_replicas_max_lag),
+        ]
+    }
+
+    /// A timeout setting in seconds as a Duration, at least one second.
+    pub fn secs(a: &AtomicU64) -> std::time::Duration {
+        std::time::Duration::from_secs(a.load(Ordering::Relaxed).max(1))
+    }
+}
+
+fn parse_yes_no(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
     }
 }
 
@@ -243,6 +309,7 @@ pub const COMPAT_KEYS: &[(&str, &str)] = &[
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
     ),
     ("repl-diskless-sync", "no"),
+    ("repl-backlog-size", "1048576"),
     ("replica-read-only", "yes"),
     ("slave-read-only", "yes"),
     ("protected-mode", "no"),
@@ -279,6 +346,19 @@ impl Config {
         let replicaof = match flags.replicaof.clone().or(file.replicaof.clone()) {
             None => None,
             Some(v) => Some(parse_replicaof(&v)?),
+        };
+        let stale = match flags
+            .replica_serve_stale_data
+            .clone()
+            .or(file.replica_serve_stale_data.clone())
+        {
+            None => true,
+            Some(v) => parse_yes_no(&v).ok_or_else(|| {
+                anyhow::anyhow!("replica-serve-stale-data must be yes or no, got {v:?}")
+            })?,
+        };
+        let n = |flag: Option<u64>, file: Option<u64>, default: u64| {
+            AtomicU64::new(flag.or(file).unwrap_or(default))
         };
         let appendfsync = flags
             .appendfsync
@@ -357,6 +437,30 @@ impl Config {
                         .or(file.masterauth)
                         .filter(|p| !p.is_empty()),
                 ),
+                full_sync_max_bytes_per_sec: n(
+                    flags.full_sync_max_bytes_per_sec,
+                    file.full_sync_max_bytes_per_sec,
+                    0,
+                ),
+                repl_timeout: n(flags.repl_timeout, file.repl_timeout, 60),
+                repl_ping_replica_period: n(
+                    flags.repl_ping_replica_period,
+                    file.repl_ping_replica_period,
+                    10,
+                ),
+                repl_backlog_ttl: n(flags.repl_backlog_ttl, file.repl_backlog_ttl, 3600),
+                log_max_bytes: n(flags.log_max_bytes, file.log_max_bytes, 0),
+                min_replicas_to_write: n(
+                    flags.min_replicas_to_write,
+                    file.min_replicas_to_write,
+                    0,
+                ),
+                min_replicas_max_lag: n(
+                    flags.min_replicas_max_lag,
+                    file.min_replicas_max_lag,
+                    10,
+                ),
+                replica_serve_stale_data: AtomicBool::new(stale),
                 compat: Mutex::new(compat),
             },
         })
@@ -408,6 +512,18 @@ impl Config {
                 f.flush_interval_secs.to_string(),
             ),
         ];
+        for (k, a) in r.replication_numbers() {
+            v.push((k.to_string(), a.load(Ordering::Relaxed).to_string()));
+        }
+        v.push((
+            "replica-serve-stale-data".to_string(),
+            if r.replica_serve_stale_data.load(Ordering::Relaxed) {
+                "yes"
+            } else {
+                "no"
+            }
+            .to_string(),
+        ));
         if let Ok(c) = r.compat.lock() {
             v.extend(c.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
@@ -442,6 +558,18 @@ impl Config {
             "requirepass" => {
                 if let Ok(mut g) = r.requirepass.write() {
                     *g = Some(value.to_string()).filter(|p| !p.is_empty());
+                }
+            }
+            "replica-serve-stale-data" => {
+                let b = parse_yes_no(value).ok_or_else(|| {
+                    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'")
+                })?;
+                r.replica_serve_stale_data.store(b, Ordering::Relaxed);
+            }
+            _ if r.replication_numbers().iter().any(|(k, _)| *k == name) => {
+                let v = num(value)?;
+                if let Some((_, a)) = r.replication_numbers().into_iter().find(|(k, _)| *k == name) {
+                    a.store(v, Ordering::Relaxed);
                 }
             }
             "port" | "bind" | "dir" | "block-cache-bytes" | "flush-interval-secs" | "io-threads"

@@ -16,6 +16,7 @@
 pub mod checkpoint;
 pub mod commands;
 pub mod config;
+pub mod datadir;
 pub mod log;
 pub mod protocol;
 pub mod replication;

@@ -88,8 +88,13 @@ fn run(config: Arc<Config>) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("creating data dir {}: {e}", dir.display()))?;
     tracing::info!(dir = %dir.display(), appendfsync = config.runtime.appendfsync().as_str(), "durakv starting");
+    let seg_bytes = config
+        .runtime
+        .log_segment_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let db_dir = durakv::datadir::open_current(dir, seg_bytes)?;
     let storage = Arc::new(Storage::open(
-        &dir.join("db"),
+        &db_dir,
         config.fixed.block_cache_bytes as usize,
     )?);
     let (writer, thread) = durakv::writer::start(storage.clone(), config.clone())?;
@@ -98,7 +103,8 @@ fn run(config: Arc<Config>) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("starting the tokio runtime: {e}"))?;
-    rt.block_on(durakv::server::serve(config, storage, writer))?;
+    drop(storage);
+    rt.block_on(durakv::server::serve(config, writer))?;
     rt.shutdown_timeout(std::time::Duration::from_secs(2));
     let _ = thread.join();
     tracing::info!("durakv stopped");

@@ -175,6 +175,8 @@ static CORE_COMMANDS: &[CommandSpec] = &[
     cmd!("role", 1, C, 0, 0, 0, Exec::Conn),
     cmd!("replconf", -1, A, 0, 0, 0, Exec::Conn),
     cmd!("psync", -3, A, 0, 0, 0, Exec::Conn),
+    cmd!("syncfile", 4, A, 0, 0, 0, Exec::Conn),
+    cmd!("wait", 3, A, 0, 0, 0, Exec::Conn),
     cmd!("replicaof", 3, A, 0, 0, 0, Exec::Conn),
     cmd!("slaveof", 3, A, 0, 0, 0, Exec::Conn),
     cmd!("multi", 1, C, 0, 0, 0, Exec::Conn),

@@ -32,6 +32,10 @@
 //! Kinds: 1 = commands: the payload is one or more RESP arrays of bulk strings, the normalised
 //! write (invariant 5), to be applied in database `db`. A MULTI/EXEC block is one record.
 //!
+//! Replication streams carry one more frame that never reaches a segment: a heartbeat, a
+//! record header with kind 255, payload length 0 and the offset the stream stands at. The
+//! master sends it on an idle stream so the replica can tell a quiet master from a dead link.
+//!
 //! Version changes: 1 (initial).
 
 use crate::types::{LogOffset, ReplId};
@@ -200,6 +204,28 @@ pub fn encode_record(
 }
 
 /// File name of the segment whose first record has offset `base`.
+/// Kind byte of a stream heartbeat (never a log record kind).
+pub const HEARTBEAT_KIND: u8 = 0xFF;
+
+/// A heartbeat frame for a stream standing at `offset`.
+pub fn encode_heartbeat(offset: LogOffset, timestamp_ms: u64) -> [u8; RECORD_HEADER_LEN] {
+    let mut h = [0u8; RECORD_HEADER_LEN];
+    h[4..12].copy_from_slice(&offset.0.to_le_bytes());
+    h[12..20].copy_from_slice(&timestamp_ms.to_le_bytes());
+    h[21] = HEARTBEAT_KIND;
+    h[24..28].copy_from_slice(&crc32c::crc32c(&[]).to_le_bytes());
+    let hcrc = crc32c::crc32c(&h[0..28]);
+    h[28..32].copy_from_slice(&hcrc.to_le_bytes());
+    h
+}
+
+/// The offset a valid heartbeat frame names, or `None` when `h` is not one.
+pub fn decode_heartbeat(h: &[u8; RECORD_HEADER_LEN]) -> Option<LogOffset> {
+    let crc = u32::from_le_bytes(arr4(&h[28..32]));
+    (h[21] == HEARTBEAT_KIND && h[0..4] == [0; 4] && crc == crc32c::crc32c(&h[0..28]))
+        .then(|| LogOffset(u64::from_le_bytes(arr8(&h[4..12]))))
+}
+
 pub fn segment_file_name(base: LogOffset) -> String {
     format!("{:020}.seg", base.0)
 }
@@ -255,6 +281,21 @@ mod tests {
         }
         hdr.check_payload(&b[RECORD_HEADER_LEN..end])?;
         Ok(hdr)
+    }
+
+    #[test]
+    fn heartbeats_are_recognised_and_never_decode_as_records() {
+        let h = encode_heartbeat(LogOffset(77), 5);
+        assert_eq!(decode_heartbeat(&h), Some(LogOffset(77)));
+        assert!(RecordHeader::decode(&h).is_err());
+        let mut rec = [0u8; RECORD_HEADER_LEN];
+        rec.copy_from_slice(&sample()[..RECORD_HEADER_LEN]);
+        assert_eq!(decode_heartbeat(&rec), None);
+        for i in 0..RECORD_HEADER_LEN {
+            let mut c = h;
+            c[i] ^= 0x04;
+            assert_ne!(decode_heartbeat(&c), Some(LogOffset(77)), "flip of byte {i}");
+        }
     }
 
     #[test]

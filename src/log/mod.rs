@@ -115,7 +115,8 @@ pub fn sync_dir(dir: &Path) -> Result<(), LogError> {
 /// The writer's handle on the log.
 pub struct Log {
     dir: PathBuf,
-    segments: Vec<LogOffset>,
+    /// Base offset and history (replid) of every segment, oldest first.
+    segments: Vec<(LogOffset, ReplId)>,
     active: File,
     active_base: LogOffset,
     active_len: u64,
@@ -147,12 +148,15 @@ impl Log {
             return Ok((log, report));
         };
         // Closed segments: validate headers (cheap); their records are checked when read.
+        let mut history = Vec::with_capacity(segments.len());
         for &base in &segments[..segments.len() - 1] {
-            SegmentReader::open(&segment_path(dir, base), base)?;
+            let r = SegmentReader::open(&segment_path(dir, base), base)?;
+            history.push((base, r.header().replid));
         }
         let path = segment_path(dir, last);
         let mut reader = SegmentReader::open(&path, last)?;
         let seg_replid = reader.header().replid;
+        history.push((last, seg_replid));
         let mut truncated = None;
         loop {
             match reader.read_next()? {
@@ -198,7 +202,7 @@ impl Log {
         };
         let log = Log {
             dir: dir.to_path_buf(),
-            segments,
+            segments: history,
             active,
             active_base: last,
             active_len: valid_len,
@@ -216,7 +220,7 @@ impl Log {
     pub fn reset_at(&mut self, base: LogOffset, replid: ReplId) -> Result<(), LogError> {
         let aside = self.dir.join(format!("orphaned-{}", now_ms()));
         fs::create_dir_all(&aside).map_err(|e| LogError::io("create dir", &aside, e))?;
-        for &b in &self.segments {
+        for &(b, _) in &self.segments {
             let from = segment_path(&self.dir, b);
             let to = aside.join(segment_file_name(b));
             fs::rename(&from, &to).map_err(|e| LogError::io("move aside segment", &from, e))?;
@@ -224,6 +228,51 @@ impl Log {
         sync_dir(&self.dir)?;
         *self = Log::create_fresh(&self.dir, self.segment_bytes, replid, base)?;
         Ok(())
+    }
+
+    /// Deletes every segment in `dir` and starts a new log there at `base` under `replid`:
+    /// a replica's full sync replaced the data, so its old log describes nothing it holds.
+    pub fn discard_and_restart(
+        dir: &Path,
+        segment_bytes: u64,
+        base: LogOffset,
+        replid: ReplId,
+    ) -> Result<Log, LogError> {
+        fs::create_dir_all(dir).map_err(|e| LogError::io("create log dir", dir, e))?;
+        for b in list_segments(dir)? {
+            let p = segment_path(dir, b);
+            fs::remove_file(&p).map_err(|e| LogError::io("delete segment", &p, e))?;
+        }
+        sync_dir(dir)?;
+        Log::create_fresh(dir, segment_bytes, replid, base)
+    }
+
+    /// Starts a new history at the current end (a promotion, or a replica following a
+    /// promoted master): the active segment is closed and a new one records `replid`, so a
+    /// PSYNC can be checked against the history of the offset it names. An empty active
+    /// segment is simply rewritten under the new replid.
+    pub fn start_history(&mut self, replid: ReplId) -> Result<(), LogError> {
+        if replid == self.replid {
+            return Ok(());
+        }
+        self.sync()?;
+        if self.end == self.active_base {
+            let path = segment_path(&self.dir, self.active_base);
+            fs::remove_file(&path).map_err(|e| LogError::io("delete empty segment", &path, e))?;
+            self.segments.pop();
+        }
+        self.replid = replid;
+        let (file, len) = create_segment(&self.dir, self.end, replid)?;
+        self.active = file;
+        self.active_base = self.end;
+        self.active_len = len;
+        self.segments.push((self.end, replid));
+        Ok(())
+    }
+
+    /// Every segment's base and replid, oldest first: the histories this log holds.
+    pub fn history(&self) -> Vec<(LogOffset, ReplId)> {
+        self.segments.clone()
     }
 
     /// Starts a new, empty log whose first record will have offset `base`.
@@ -236,7 +285,7 @@ impl Log {
         let (active, len) = create_segment(dir, base, replid)?;
         Ok(Log {
             dir: dir.to_path_buf(),
-            segments: vec![base],
+            segments: vec![(base, replid)],
             active,
             active_base: base,
             active_len: len,
@@ -261,7 +310,7 @@ impl Log {
     }
 
     pub fn start(&self) -> LogOffset {
-        self.segments.first().copied().unwrap_or(self.active_base)
+        self.segments.first().map(|s| s.0).unwrap_or(self.active_base)
     }
 
     pub fn replid(&self) -> ReplId {
@@ -310,7 +359,7 @@ impl Log {
         self.active = file;
         self.active_base = self.end;
         self.active_len = len;
-        self.segments.push(self.end);
+        self.segments.push((self.end, self.replid));
         Ok(())
     }
 
@@ -346,8 +395,8 @@ impl Log {
         let mut total = self.total_bytes()?;
         let mut removed = 0;
         while self.segments.len() > 1 {
-            let base = self.segments[0];
-            let seg_end = self.segments[1];
+            let base = self.segments[0].0;
+            let seg_end = self.segments[1].0;
             if seg_end > keep_from {
                 break;
             }
@@ -379,7 +428,7 @@ impl Log {
     /// Bytes on disk of all segments.
     pub fn total_bytes(&self) -> Result<u64, LogError> {
         let mut total = 0;
-        for &b in &self.segments {
+        for &(b, _) in &self.segments {
             let p = segment_path(&self.dir, b);
             total += fs::metadata(&p)
                 .map_err(|e| LogError::io("stat", &p, e))?

@@ -7,14 +7,19 @@
 //! Meanwhile `REPLCONF ACK <offset>` lines from the replica update the registry INFO reads.
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::sync_source::SyncCheckpoint;
 use super::ReplicaInfo;
 use crate::commands::{eq_ignore_case, parse_i64};
+use crate::config::RuntimeConfig;
+use crate::log::format::encode_heartbeat;
 use crate::log::reader::LogReader;
 use crate::protocol::{parse_request, Reply};
 use crate::server::connection::ConnState;
@@ -24,12 +29,25 @@ use crate::types::{now_ms, LogOffset, ReplId};
 /// Most bytes read from the log and held for one replica at a time.
 const CHUNK: usize = 1 << 20;
 
-/// A connection's replication handshake state.
+/// A connection's replication state: its handshake as a replica, and WAIT's target.
 #[derive(Default)]
 pub struct ConnRepl {
     pub listening_port: Option<u16>,
     /// Set by a successful PSYNC: the connection switches to streaming after its reply.
     pub stream: Option<(LogOffset, LogReader)>,
+    /// The checkpoint this replica is downloading (after +FULLRESYNC).
+    pub checkpoint: Option<Arc<SyncCheckpoint>>,
+    /// Raw bytes to send right after the current reply (the manifest after +FULLRESYNC).
+    pub raw_after: Option<Vec<u8>>,
+    /// The log end after this client's last write: what WAIT waits for.
+    pub woff: u64,
+}
+
+impl ConnRepl {
+    /// How the master names a replica in holds and logs: ip:listening-port.
+    pub fn replica_key(&self, addr: SocketAddr) -> String {
+        format!("{}:{}", addr.ip(), self.listening_port.unwrap_or(addr.port()))
+    }
 }
 
 /// `REPLCONF listening-port <p> | capa <x> ... | ACK <offset> | GETACK *`.
@@ -47,6 +65,7 @@ pub fn replconf(st: &mut ConnState, args: &[Bytes]) -> Reply {
             }
         } else if !eq_ignore_case(k, "capa")
             && !eq_ignore_case(k, "ack")
+            && !eq_ignore_case(k, "rdb-only")
             && !eq_ignore_case(k, "ip-address")
             && !eq_ignore_case(k, "getack")
         {
@@ -60,68 +79,135 @@ pub fn replconf(st: &mut ConnState, args: &[Bytes]) -> Reply {
     Reply::Ok
 }
 
-/// `PSYNC <replid> <offset>`: `+CONTINUE <replid>` when this log holds `offset` under the same
-/// history (or `? -1` while the log still starts at 0); otherwise an error, since full sync is
-/// not implemented yet.
+/// `PSYNC <replid> <offset>`: `+CONTINUE <replid>` when this log holds `offset` under that
+/// history (see [`super::history_holds`]; `? -1` continues from 0 while the log still starts
+/// at 0); otherwise `+FULLRESYNC <replid> <offset>` and the checkpoint's manifest
+/// ([`super::sync_source`]). A replica serves PSYNC from its own log the same way (chaining).
 pub async fn psync(st: &mut ConnState, args: &[Bytes]) -> Reply {
     let sh = st.sh.clone();
     let w = &sh.writer.state;
-    if w.replica_mode.load(Ordering::Relaxed) {
-        return Reply::err("ERR chained replication is not implemented yet");
-    }
     let my_id = w.replid();
     let start = LogOffset(w.log_start.load(Ordering::Relaxed));
     let end = LogOffset(w.end.load(Ordering::Acquire));
-    let from = if &args[1][..] == b"?" && parse_i64(&args[2]) == Some(-1) {
-        (start == LogOffset::ZERO).then_some(LogOffset::ZERO)
+    let asked_fresh = &args[1][..] == b"?";
+    let from = if asked_fresh {
+        (start == LogOffset::ZERO && parse_i64(&args[2]) == Some(-1)).then_some(LogOffset::ZERO)
     } else {
         match (ReplId::parse(&args[1]), parse_i64(&args[2])) {
-            (Some(id), Some(off)) if id == my_id && off >= 0 => {
+            (Some(id), Some(off)) if off >= 0 => {
                 let off = LogOffset(off as u64);
-                (start <= off && off <= end).then_some(off)
+                super::history_holds(&w.history(), end, id, off).then_some(off)
             }
             _ => None,
         }
     };
-    let Some(from) = from else {
+    let key = st.repl.replica_key(st.client.addr);
+    if let Some(from) = from {
+        let dir = sh.config.fixed.dir.join("log");
+        match tokio::task::spawn_blocking(move || LogReader::open(&dir, from)).await {
+            Ok(Ok(reader)) => {
+                sh.repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(client = st.client.id, replica = %key, offset = %from, "replica PSYNC accepted: +CONTINUE");
+                st.repl.stream = Some((from, reader));
+                return Reply::Simple(format!("CONTINUE {my_id}"));
+            }
+            Ok(Err(e)) => {
+                tracing::info!(offset = %from, error = %e, "PSYNC offset not readable from the log: full sync");
+            }
+            Err(e) => return Reply::err(format!("ERR internal: {e}")),
+        }
+    }
+    if !asked_fresh {
         sh.repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(client = st.client.id, replid = %String::from_utf8_lossy(&args[1]), offset = %String::from_utf8_lossy(&args[2]), log_start = %start, log_end = %end, "PSYNC cannot continue; full sync is not implemented yet");
-        return Reply::err("ERR full sync is not implemented yet");
+    }
+    tracing::info!(client = st.client.id, replica = %key, replid = %String::from_utf8_lossy(&args[1]), offset = %String::from_utf8_lossy(&args[2]), log_start = %start, log_end = %end, "PSYNC cannot continue: full sync");
+    let ckpt = match super::sync_source::checkpoint_for(&sh).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "full sync: checkpoint failed");
+            return Reply::err(format!("ERR full sync checkpoint failed: {e:#}"));
+        }
     };
-    let dir = sh.config.fixed.dir.join("log");
-    let opened = tokio::task::spawn_blocking(move || LogReader::open(&dir, from)).await;
-    match opened {
-        Ok(Ok(reader)) => {
-            sh.repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(client = st.client.id, addr = %st.client.addr, offset = %from, "replica PSYNC accepted: +CONTINUE");
-            st.repl.stream = Some((from, reader));
-            Reply::Simple(format!("CONTINUE {my_id}"))
+    let frame = match super::sync_source::manifest_frame(&ckpt.manifest) {
+        Ok(f) => f,
+        Err(e) => return Reply::err(format!("ERR encoding the manifest: {e}")),
+    };
+    // The checkpoint's offset stays in the log until this replica has caught up past it.
+    w.hold(&key, LogOffset(ckpt.manifest.offset), true);
+    sh.repl.sync_full.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(replica = %key, id = %ckpt.manifest.id, offset = ckpt.manifest.offset, bytes = ckpt.manifest.total_bytes(), "full sync: +FULLRESYNC, manifest sent");
+    let reply = Reply::Simple(format!(
+        "FULLRESYNC {} {}",
+        ckpt.manifest.replid, ckpt.manifest.offset
+    ));
+    st.repl.checkpoint = Some(ckpt);
+    st.repl.raw_after = Some(frame);
+    reply
+}
+
+/// `WAIT numreplicas timeout`: how many replicas acknowledged this client's last write, once
+/// `numreplicas` have or the timeout (ms, 0 = none) passed.
+pub async fn wait(st: &mut ConnState, args: &[Bytes]) -> Reply {
+    let sh = st.sh.clone();
+    if sh.repl.master().is_some() {
+        return Reply::err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.");
+    }
+    let (Some(n), Some(t)) = (parse_i64(&args[1]), parse_i64(&args[2])) else {
+        return Reply::err("ERR value is not an integer or out of range");
+    };
+    if t < 0 {
+        return Reply::err("ERR timeout is negative");
+    }
+    let target = st.repl.woff;
+    let deadline = (t > 0).then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(t as u64));
+    loop {
+        let notified = sh.repl.acked.notified();
+        let count = sh.repl.acked_count(target);
+        if count >= n.max(0) as usize {
+            return Reply::Int(count as i64);
         }
-        Ok(Err(e)) => {
-            sh.repl.sync_partial_err.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(offset = %from, error = %e, "PSYNC offset not readable from the log");
-            Reply::err("ERR full sync is not implemented yet")
+        match deadline {
+            Some(d) => {
+                if tokio::time::timeout_at(d, notified).await.is_err() {
+                    return Reply::Int(sh.repl.acked_count(target) as i64);
+                }
+            }
+            None => notified.await,
         }
-        Err(e) => Reply::err(format!("ERR internal: {e}")),
     }
 }
 
-/// Removes a replica from the registry when its stream ends, however it ends.
+/// Removes a replica from the registry when its stream ends, however it ends; its hold on
+/// the log stays (disconnected) for `repl-backlog-ttl`.
 struct Registered<'a> {
     sh: &'a Shared,
     id: u64,
+    key: String,
 }
 
 impl Drop for Registered<'_> {
     fn drop(&mut self) {
-        if let Ok(mut r) = self.sh.repl.replicas.lock() {
-            r.remove(&self.id);
+        let info = self
+            .sh
+            .repl
+            .replicas
+            .lock()
+            .ok()
+            .and_then(|mut r| r.remove(&self.id));
+        if let Some(i) = info {
+            self.sh
+                .writer
+                .state
+                .hold(&self.key, LogOffset(i.ack_offset), false);
         }
+        self.sh.repl.acked.notify_waiters();
     }
 }
 
-/// Streams records from `from` until the replica goes away, the client is killed, or the log
-/// cannot be read (reported with its offset; the replica will reconnect and ask again).
+/// Streams records from `from` until the replica goes away, the client is killed, the link
+/// is silent for `repl-timeout`, or the log cannot be read (reported with its offset; the
+/// replica will reconnect and ask again). An idle stream gets a heartbeat every
+/// `repl-ping-replica-period`.
 pub async fn stream(
     st: &mut ConnState,
     sock: &mut TcpStream,
@@ -132,11 +218,14 @@ pub async fn stream(
     let sh = st.sh.clone();
     let id = st.client.id;
     let addr = st.client.addr;
+    let key = st.repl.replica_key(addr);
+    st.repl.checkpoint = None;
     if let Ok(mut r) = sh.repl.replicas.lock() {
         r.insert(
             id,
             ReplicaInfo {
                 addr,
+                key: key.clone(),
                 listening_port: st.repl.listening_port.unwrap_or(addr.port()),
                 state: "online",
                 ack_offset: from.0,
@@ -144,7 +233,13 @@ pub async fn stream(
             },
         );
     }
-    let _registered = Registered { sh: &sh, id };
+    sh.writer.state.hold(&key, from, true);
+    let _registered = Registered {
+        sh: &sh,
+        id,
+        key: key.clone(),
+    };
+    let rt = &sh.config.runtime;
     let (mut rd, mut wr) = sock.split();
     let acks = async {
         loop {
@@ -154,20 +249,30 @@ pub async fn stream(
                     && eq_ignore_case(&args[1], "ack")
                 {
                     if let Some(off) = parse_i64(&args[2]) {
+                        let off = off.max(0) as u64;
                         if let Ok(mut r) = sh.repl.replicas.lock() {
                             if let Some(info) = r.get_mut(&id) {
-                                info.ack_offset = off.max(0) as u64;
+                                info.ack_offset = off;
                                 info.last_ack_ms = now_ms();
                             }
                         }
+                        sh.writer.state.hold(&key, LogOffset(off), true);
+                        sh.repl.acked.notify_waiters();
                     }
                 }
             }
             if rbuf.len() > 1 << 20 {
                 return Err(io::Error::other("replica sent an oversized request"));
             }
-            if rd.read_buf(&mut rbuf).await? == 0 {
-                return Ok::<(), io::Error>(());
+            let timeout = RuntimeConfig::secs(&rt.repl_timeout);
+            match tokio::time::timeout(timeout, rd.read_buf(&mut rbuf)).await {
+                Ok(Ok(0)) => return Ok::<(), io::Error>(()),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    tracing::warn!(replica = %key, timeout_s = timeout.as_secs(), "replica sent no ACK within repl-timeout: dropping it");
+                    return Err(io::Error::other("repl-timeout"));
+                }
             }
         }
     };
@@ -178,8 +283,14 @@ pub async fn stream(
         loop {
             let end = LogOffset(*end_rx.borrow_and_update());
             if pos >= end {
-                if end_rx.changed().await.is_err() {
-                    return Ok(());
+                let ping = RuntimeConfig::secs(&rt.repl_ping_replica_period);
+                match tokio::time::timeout(ping, end_rx.changed()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Ok(()),
+                    Err(_) => {
+                        let hb = encode_heartbeat(pos, now_ms());
+                        write_within(&mut wr, &hb, rt, &key).await?;
+                    }
                 }
                 continue;
             }
@@ -204,7 +315,7 @@ pub async fn stream(
             .map_err(io::Error::other)?;
             reader = Some(r);
             let chunk = chunk.map_err(|e| {
-                tracing::error!(error = %e, offset = %pos, "replication stream stopped: the log cannot be read");
+                tracing::warn!(replica = %key, error = %e, offset = %pos, "replication stream stopped: the log no longer holds what this replica needs; it will need a full sync");
                 io::Error::other(e.to_string())
             })?;
             if chunk.is_empty() {
@@ -212,7 +323,7 @@ pub async fn stream(
                     "no record readable at {pos} below the published end {end}"
                 )));
             }
-            wr.write_all(&chunk).await?;
+            write_within(&mut wr, &chunk, rt, &key).await?;
             sh.stats
                 .net_out
                 .fetch_add(chunk.len() as u64, Ordering::Relaxed);
@@ -225,6 +336,23 @@ pub async fn stream(
         r = send => r,
         _ = client.kill.notified() => Ok(()),
     };
-    tracing::info!(client = id, %addr, "replica stream ended");
+    tracing::info!(client = id, replica = %key, "replica stream ended");
     r
+}
+
+/// Writes to a replica, giving up after `repl-timeout` (a replica that stopped reading).
+async fn write_within(
+    wr: &mut tokio::net::tcp::WriteHalf<'_>,
+    bytes: &[u8],
+    rt: &RuntimeConfig,
+    key: &str,
+) -> io::Result<()> {
+    let timeout = RuntimeConfig::secs(&rt.repl_timeout);
+    match tokio::time::timeout(timeout, wr.write_all(bytes)).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::warn!(replica = %key, timeout_s = timeout.as_secs(), "replica stopped reading the stream for repl-timeout: dropping it");
+            Err(io::Error::other("repl-timeout"))
+        }
+    }
 }

@@ -1,20 +1,28 @@
-//! Master/replica replication, milestone 1: partial sync only (`PSYNC` answered with
-//! `+CONTINUE`, then raw log records), read-only replicas, and the replication state that
-//! INFO, ROLE and the replica task share.
+//! Master/replica replication: partial sync (`+CONTINUE`, then raw log records from any
+//! offset the log on disk holds), full sync (`+FULLRESYNC`, a RocksDB checkpoint's files,
+//! then the stream from its offset), promotion with history checks, chaining, WAIT and
+//! min-replicas, and the replication state INFO, ROLE and the replica task share.
 //!
 //! Why it looks like this: a replica appends the master's records byte for byte (invariant 4),
 //! so the stream is simply the master's log read from the replica's offset; there is no output
-//! buffer to overflow, a slow replica just reads older segments later.
+//! buffer to overflow, a slow replica just reads older segments later. Segments record the
+//! replid they were written under, and a promotion starts a new segment, so whether a
+//! (replid, offset) pair is part of this node's history is read off the log itself.
 //!
-//! - [`master`]: the master side of a replica connection (REPLCONF, PSYNC, streaming, ACKs);
+//! - [`master`]: the master side of a replica connection (REPLCONF, PSYNC, streaming, ACKs,
+//!   WAIT);
+//! - [`sync_source`]: the checkpoint full syncs download, and serving its files;
 //! - [`replica`]: the replica task (handshake, record checks, hand-off to the writer, ACKs,
-//!   reconnects with backoff).
+//!   reconnects with backoff);
+//! - [`fullsync`]: the replica side of a full sync (staging, resume, verify, install).
 //!
 //! The role and master address persist in `<dir>/replication.json` (tmp + fsync + rename) so a
 //! restarted replica resumes following its master.
 
+pub mod fullsync;
 pub mod master;
 pub mod replica;
+pub mod sync_source;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -46,6 +54,8 @@ struct Persisted {
 #[derive(Clone, Debug)]
 pub struct ReplicaInfo {
     pub addr: SocketAddr,
+    /// ip:listening-port, the name its log hold is kept under.
+    pub key: String,
     pub listening_port: u16,
     pub state: &'static str,
     pub ack_offset: u64,
@@ -56,8 +66,18 @@ pub struct ReplicaInfo {
 pub struct ReplShared {
     /// Master side: connected replicas by client id.
     pub replicas: Mutex<BTreeMap<u64, ReplicaInfo>>,
+    pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
     pub sync_partial_err: AtomicU64,
+    /// Woken on every replica ACK (WAIT).
+    pub acked: tokio::sync::Notify,
+    /// Master side: the checkpoint full syncs download (see [`sync_source`]).
+    pub checkpoint: tokio::sync::Mutex<Option<std::sync::Arc<sync_source::SyncCheckpoint>>>,
+    /// Replica side: progress of a full sync for INFO.
+    pub sync_in_progress: AtomicBool,
+    pub sync_total_bytes: AtomicU64,
+    pub sync_read_bytes: AtomicU64,
+    pub sync_last_io_ms: AtomicU64,
     /// Replica side: the master to follow (`None`: this node is a master). The replica task
     /// watches it.
     pub target: tokio::sync::watch::Sender<Option<MasterAddr>>,
@@ -99,6 +119,13 @@ impl ReplShared {
         let master = initial_master(config);
         ReplShared {
             replicas: Mutex::new(BTreeMap::new()),
+            sync_full: AtomicU64::new(0),
+            acked: tokio::sync::Notify::new(),
+            checkpoint: tokio::sync::Mutex::new(None),
+            sync_in_progress: AtomicBool::new(false),
+            sync_total_bytes: AtomicU64::new(0),
+            sync_read_bytes: AtomicU64::new(0),
+            sync_last_io_ms: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
             target: tokio::sync::watch::Sender::new(master),
@@ -135,6 +162,45 @@ impl ReplShared {
         Ok(())
     }
 
+    /// Replicas whose last ACK reached `offset`.
+    pub fn acked_count(&self, offset: u64) -> usize {
+        self.replicas
+            .lock()
+            .map(|r| r.values().filter(|i| i.ack_offset >= offset).count())
+            .unwrap_or(0)
+    }
+
+    /// Replicas that acked within `max_lag_s` seconds (min-replicas-to-write).
+    pub fn good_replicas(&self, max_lag_s: u64) -> usize {
+        let now = crate::types::now_ms();
+        self.replicas
+            .lock()
+            .map(|r| {
+                r.values()
+                    .filter(|i| now.saturating_sub(i.last_ack_ms) <= max_lag_s * 1000)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Ends every replica stream (they reconnect and learn a new replid, or find a new
+    /// history) as Redis does on a replid change.
+    pub fn drop_replicas(&self, clients: &Mutex<std::collections::HashMap<u64, std::sync::Arc<crate::server::ClientHandle>>>) {
+        let ids: Vec<u64> = self
+            .replicas
+            .lock()
+            .map(|r| r.keys().copied().collect())
+            .unwrap_or_default();
+        if let Ok(c) = clients.lock() {
+            for id in ids {
+                if let Some(h) = c.get(&id) {
+                    h.killed.store(true, Ordering::Relaxed);
+                    h.kill.notify_one();
+                }
+            }
+        }
+    }
+
     /// Writes the state file if it does not say what the node runs as (a `--replicaof` start).
     pub fn persist_initial(&self) {
         let now = self.master();
@@ -147,8 +213,35 @@ impl ReplShared {
     }
 }
 
+/// Whether this log holds `offset` in history `id`: some segment written under `id` starts at
+/// or before `offset` and ends at or after it (a segment ends where the next begins, the last
+/// one at the log end). This is the PSYNC history check: after a promotion the old replid
+/// covers only the offsets up to the promotion point, so a node that wrote past it under the
+/// old replid gets a full sync.
+pub fn history_holds(
+    history: &[(crate::types::LogOffset, crate::types::ReplId)],
+    end: crate::types::LogOffset,
+    id: crate::types::ReplId,
+    offset: crate::types::LogOffset,
+) -> bool {
+    history.iter().enumerate().any(|(i, &(base, rid))| {
+        let seg_end = history.get(i + 1).map(|s| s.0).unwrap_or(end);
+        rid == id && base <= offset && offset <= seg_end
+    })
+}
+
+/// The replid before the current one and where the current one starts (INFO's
+/// master_replid2 and second_repl_offset), read off the log's history.
+pub fn previous_history(
+    history: &[(crate::types::LogOffset, crate::types::ReplId)],
+) -> Option<(crate::types::ReplId, crate::types::LogOffset)> {
+    let cur = history.last()?.1;
+    let first_cur = history.iter().rposition(|s| s.1 != cur)? + 1;
+    Some((history[first_cur - 1].1, history[first_cur].0))
+}
+
 /// `REPLICAOF host port` / `REPLICAOF NO ONE` (and SLAVEOF).
-pub fn replicaof(sh: &crate::server::Shared, a: &[u8], b: &[u8]) -> crate::protocol::Reply {
+pub async fn replicaof(sh: &crate::server::Shared, a: &[u8], b: &[u8]) -> crate::protocol::Reply {
     use crate::protocol::Reply;
     let master = if a.eq_ignore_ascii_case(b"no") && b.eq_ignore_ascii_case(b"one") {
         None
@@ -168,6 +261,7 @@ pub fn replicaof(sh: &crate::server::Shared, a: &[u8], b: &[u8]) -> crate::proto
             None => Reply::Ok,
         };
     }
+    let was_replica = sh.repl.master().is_some();
     if let Err(e) = sh.repl.set_master(master.clone()) {
         return Reply::err(format!("ERR {e:#}"));
     }
@@ -177,7 +271,23 @@ pub fn replicaof(sh: &crate::server::Shared, a: &[u8], b: &[u8]) -> crate::proto
         .store(master.is_some(), Ordering::Relaxed);
     match &master {
         Some(m) => tracing::info!(host = %m.host, port = m.port, "REPLICAOF: now a read-only replica"),
-        None => tracing::info!("REPLICAOF NO ONE: now a master (same replid; promotion with replid2 is not implemented yet)"),
+        None if was_replica => {
+            // Promotion: a new history from here on; the old replid stays readable in the
+            // log's earlier segments, so replicas of the old master continue with PSYNC.
+            let new_id = crate::types::ReplId::random();
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            if !sh.writer.send(crate::writer::WriterMsg::SetReplid { replid: new_id, reply: tx }) {
+                return Reply::err("ERR durakv writer is not running");
+            }
+            match rx.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Reply::err(format!("ERR promotion: {e}")),
+                Err(_) => return Reply::err("ERR durakv writer is not running"),
+            }
+            sh.repl.drop_replicas(&sh.clients);
+            tracing::info!(replid = %new_id, at = sh.writer.state.end.load(Ordering::Acquire), "REPLICAOF NO ONE: promoted to master under a new replid");
+        }
+        None => {}
     }
     Reply::Ok
 }
@@ -240,18 +350,7 @@ pub fn info_section(sh: &crate::server::Shared, o: &mut String) {
                 .map(|r| r.values().cloned().collect())
                 .unwrap_or_default();
             let _ = write!(o, "role:master\r\nconnected_slaves:{}\r\n", replicas.len());
-            let now = crate::types::now_ms();
-            for (i, r) in replicas.iter().enumerate() {
-                let _ = write!(
-                    o,
-                    "slave{i}:ip={},port={},state={},offset={},lag={}\r\n",
-                    r.addr.ip(),
-                    r.listening_port,
-                    r.state,
-                    r.ack_offset,
-                    now.saturating_sub(r.last_ack_ms) / 1000
-                );
-            }
+            write_replica_lines(sh, o);
         }
         Some(m) => {
             let up = sh.repl.link_up.load(Ordering::Relaxed);
@@ -261,22 +360,79 @@ pub fn info_section(sh: &crate::server::Shared, o: &mut String) {
             } else {
                 (crate::types::now_ms().saturating_sub(last_io) / 1000) as i64
             };
+            let r = &sh.repl;
+            let syncing = r.sync_in_progress.load(Ordering::Relaxed);
             let _ = write!(
                 o,
-                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{ago}\r\nmaster_sync_in_progress:0\r\nslave_read_repl_offset:{end}\r\nslave_repl_offset:{end}\r\nslave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\nconnected_slaves:0\r\n",
+                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{ago}\r\nmaster_sync_in_progress:{}\r\n",
                 m.host,
                 m.port,
                 if up { "up" } else { "down" },
+                syncing as u8,
             );
+            if syncing {
+                let total = r.sync_total_bytes.load(Ordering::Relaxed);
+                let read = r.sync_read_bytes.load(Ordering::Relaxed);
+                let io_ago = crate::types::now_ms()
+                    .saturating_sub(r.sync_last_io_ms.load(Ordering::Relaxed))
+                    / 1000;
+                let _ = write!(
+                    o,
+                    "master_sync_total_bytes:{total}\r\nmaster_sync_read_bytes:{read}\r\nmaster_sync_left_bytes:{}\r\nmaster_sync_perc:{:.2}\r\nmaster_sync_last_io_seconds_ago:{io_ago}\r\n",
+                    total.saturating_sub(read),
+                    if total == 0 { 0.0 } else { read as f64 * 100.0 / total as f64 },
+                );
+            }
+            let subs = r.replicas.lock().map(|x| x.len()).unwrap_or(0);
+            let _ = write!(
+                o,
+                "slave_read_repl_offset:{end}\r\nslave_repl_offset:{end}\r\nslave_priority:100\r\nslave_read_only:1\r\nreplica_announced:1\r\nconnected_slaves:{subs}\r\n",
+            );
+            write_replica_lines(sh, o);
         }
     }
+    let (id2, off2) = match previous_history(&w.history()) {
+        Some((id, off)) => (id.to_string(), off.0 as i64),
+        None => ("0".repeat(40), -1),
+    };
     let _ = write!(
         o,
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{end}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:1\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{start}\r\nrepl_backlog_histlen:{}\r\n",
+        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{id2}\r\nmaster_repl_offset:{end}\r\nsecond_repl_offset:{off2}\r\nrepl_backlog_active:1\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{start}\r\nrepl_backlog_histlen:{}\r\n",
         w.replid(),
         end - start,
         end - start,
     );
+}
+
+/// `slaveN:` lines, with how many more log bytes each replica may fall behind before
+/// `log-max-bytes` forces it into a full sync (`-1`: no cap).
+fn write_replica_lines(sh: &crate::server::Shared, o: &mut String) {
+    use std::fmt::Write as _;
+    let replicas: Vec<ReplicaInfo> = sh
+        .repl
+        .replicas
+        .lock()
+        .map(|r| r.values().cloned().collect())
+        .unwrap_or_default();
+    let end = sh.writer.state.end.load(Ordering::Acquire);
+    let cap = sh.config.runtime.log_max_bytes.load(Ordering::Relaxed);
+    let now = crate::types::now_ms();
+    for (i, r) in replicas.iter().enumerate() {
+        let left = if cap == 0 {
+            -1
+        } else {
+            cap.saturating_sub(end.saturating_sub(r.ack_offset)) as i64
+        };
+        let _ = write!(
+            o,
+            "slave{i}:ip={},port={},state={},offset={},lag={},bytes_before_full_sync={left}\r\n",
+            r.addr.ip(),
+            r.listening_port,
+            r.state,
+            r.ack_offset,
+            now.saturating_sub(r.last_ack_ms) / 1000
+        );
+    }
 }
 
 #[cfg(test)]
@@ -293,6 +449,27 @@ mod tests {
             encode_record(&mut out, at, 1, 0, RecordKind::Commands, payload.as_bytes());
         }
         out
+    }
+
+    #[test]
+    fn psync_history_check_follows_segment_replids() {
+        use super::{history_holds, previous_history};
+        use crate::types::ReplId;
+        let a = ReplId::random();
+        let b = ReplId::random();
+        // Segments: [0, 100) and [100, 250) under a, then a promotion at 250 to b.
+        let h = vec![(LogOffset(0), a), (LogOffset(100), a), (LogOffset(250), b)];
+        let end = LogOffset(400);
+        assert!(history_holds(&h, end, a, LogOffset(0)));
+        assert!(history_holds(&h, end, a, LogOffset(250)), "up to the promotion point");
+        assert!(!history_holds(&h, end, a, LogOffset(251)), "past it: a diverged node");
+        assert!(history_holds(&h, end, b, LogOffset(250)));
+        assert!(history_holds(&h, end, b, LogOffset(400)));
+        assert!(!history_holds(&h, end, b, LogOffset(401)), "beyond the log end");
+        assert!(!history_holds(&h, end, b, LogOffset(249)));
+        assert!(!history_holds(&h, end, ReplId::random(), LogOffset(10)));
+        assert_eq!(previous_history(&h), Some((a, LogOffset(250))));
+        assert_eq!(previous_history(&h[..2]), None);
     }
 
     #[test]

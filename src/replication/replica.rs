@@ -19,7 +19,8 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 use super::MasterAddr;
-use crate::log::format::{RecordHeader, RECORD_HEADER_LEN};
+use crate::config::RuntimeConfig;
+use crate::log::format::{decode_heartbeat, RecordHeader, RECORD_HEADER_LEN};
 use crate::protocol::encode_command;
 use crate::server::Shared;
 use crate::types::{now_ms, LogOffset, ReplId};
@@ -168,19 +169,45 @@ async fn session(sh: &Arc<Shared>, m: &MasterAddr, streamed: &mut bool) -> anyho
         &[b"PSYNC", id_arg.as_bytes(), off_arg.as_bytes()],
     )
     .await?;
+    let (r, from) = if let Some(rest) = r.strip_prefix("+FULLRESYNC") {
+        let mut it = rest.split_whitespace();
+        let (Some(id), Some(off)) = (
+            it.next().and_then(|s| ReplId::parse(s.as_bytes())),
+            it.next().and_then(|s| s.parse::<u64>().ok()),
+        ) else {
+            bail!("bad +FULLRESYNC line: {r}");
+        };
+        let off = LogOffset(off);
+        tracing::info!(master = %format!("{}:{}", m.host, m.port), replid = %id, offset = %off, "full sync: +FULLRESYNC");
+        sh.repl.last_io_ms.store(now_ms(), Ordering::Relaxed);
+        super::fullsync::run(sh, &mut sock, &mut buf, id, off).await?;
+        // Sub-replicas followed data that is gone.
+        sh.repl.drop_replicas(&sh.clients);
+        let id_s = id.to_string();
+        let off_s = off.to_string();
+        let again = command(
+            &mut sock,
+            &mut buf,
+            &[b"PSYNC", id_s.as_bytes(), off_s.as_bytes()],
+        )
+        .await?;
+        (again, off)
+    } else {
+        (r, end)
+    };
     let Some(rest) = r.strip_prefix("+CONTINUE") else {
         bail!("PSYNC {id_arg} {off_arg}: master replied {r}");
     };
+    let my_id = sh.writer.state.replid();
     let master_id = match rest.trim() {
         "" => my_id,
         s => ReplId::parse(s.as_bytes()).ok_or_else(|| anyhow!("bad replid in {r}"))?,
     };
     if master_id != my_id {
-        if !fresh {
-            bail!("master answered +CONTINUE under replid {master_id}, ours is {my_id}");
-        }
+        // A fresh log adopts the master's history; otherwise the master was promoted (or
+        // follows a promoted one) and our history continues under its replid from here.
         let (tx, rx) = oneshot::channel();
-        if !sh.writer.send(WriterMsg::AdoptReplid {
+        if !sh.writer.send(WriterMsg::SetReplid {
             replid: master_id,
             reply: tx,
         }) {
@@ -188,13 +215,16 @@ async fn session(sh: &Arc<Shared>, m: &MasterAddr, streamed: &mut bool) -> anyho
         }
         rx.await
             .map_err(|_| anyhow!("writer stopped"))?
-            .map_err(|e| anyhow!("adopting the master's replid: {e}"))?;
+            .map_err(|e| anyhow!("taking the master's replid: {e}"))?;
+        if !fresh {
+            sh.repl.drop_replicas(&sh.clients);
+        }
     }
-    tracing::info!(master = %format!("{}:{}", m.host, m.port), offset = %end, replid = %master_id, "replication link up: +CONTINUE");
+    tracing::info!(master = %format!("{}:{}", m.host, m.port), offset = %from, replid = %master_id, "replication link up: +CONTINUE");
     *streamed = true;
     sh.repl.link_up.store(true, Ordering::Relaxed);
     sh.repl.last_io_ms.store(now_ms(), Ordering::Relaxed);
-    apply_stream(sh, &mut sock, buf, end).await
+    apply_stream(sh, &mut sock, buf, from).await
 }
 
 /// Checks records as they arrive and hands them to the writer in batches; ACKs every second.
@@ -206,11 +236,19 @@ async fn apply_stream(
 ) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(ACK_EVERY);
     let mut batch: Vec<u8> = Vec::new();
+    let mut acked = LogOffset(u64::MAX);
     loop {
         // Take every complete, valid record already received.
         while buf.len() >= RECORD_HEADER_LEN && batch.len() < BATCH_BYTES {
             let mut h = [0u8; RECORD_HEADER_LEN];
             h.copy_from_slice(&buf[..RECORD_HEADER_LEN]);
+            if let Some(at) = decode_heartbeat(&h) {
+                if at != expected {
+                    bail!("master heartbeat at offset {at} where {expected} was expected");
+                }
+                buf.advance(RECORD_HEADER_LEN);
+                continue;
+            }
             let header = RecordHeader::decode(&h)
                 .map_err(|e| anyhow!("bad record header from master at offset {expected}: {e}"))?;
             if header.offset != expected {
@@ -246,23 +284,38 @@ async fn apply_stream(
             }
             continue;
         }
+        // Caught up with what arrived: acknowledge at once, so WAIT on the master returns as
+        // soon as the write is applied here.
+        if acked != expected {
+            send_ack(sock, expected).await?;
+            acked = expected;
+        }
+        let timeout = RuntimeConfig::secs(&sh.config.runtime.repl_timeout);
         tokio::select! {
-            r = sock.read_buf(&mut buf) => {
+            r = tokio::time::timeout(timeout, sock.read_buf(&mut buf)) => {
+                let r = r.map_err(|_| anyhow!("no data from master for {timeout:?} (repl-timeout)"))?;
                 if r.context("reading from master")? == 0 {
                     return Ok(());
                 }
                 sh.repl.last_io_ms.store(now_ms(), Ordering::Relaxed);
             }
             _ = tick.tick() => {
-                let applied = sh.writer.state.end.load(Ordering::Acquire).to_string();
-                let mut out = Vec::new();
-                encode_command(&mut out, &[
-                    bytes::Bytes::from_static(b"REPLCONF"),
-                    bytes::Bytes::from_static(b"ACK"),
-                    bytes::Bytes::from(applied),
-                ]);
-                sock.write_all(&out).await.context("sending ACK to master")?;
+                send_ack(sock, expected).await?;
+                acked = expected;
             }
         }
     }
+}
+
+async fn send_ack(sock: &mut TcpStream, applied: LogOffset) -> anyhow::Result<()> {
+    let mut out = Vec::new();
+    encode_command(
+        &mut out,
+        &[
+            bytes::Bytes::from_static(b"REPLCONF"),
+            bytes::Bytes::from_static(b"ACK"),
+            bytes::Bytes::from(applied.to_string()),
+        ],
+    );
+    sock.write_all(&out).await.context("sending ACK to master")
 }

@@ -75,7 +75,10 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
         "role" => crate::replication::role(&st.sh),
         "replconf" => crate::replication::master::replconf(st, args),
         "psync" => crate::replication::master::psync(st, args).await,
-        "replicaof" | "slaveof" => crate::replication::replicaof(&st.sh, &args[1], &args[2]),
+        "replicaof" | "slaveof" => {
+            crate::replication::replicaof(&st.sh, &args[1], &args[2]).await
+        }
+        "wait" => crate::replication::master::wait(st, args).await,
         "scan" | "hscan" | "sscan" | "zscan" => scan(st, args),
         "function" => {
             if eq_ignore_case(&args[1], "FLUSH") {
@@ -589,7 +592,8 @@ fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
             _ => return Reply::Array(vec![Reply::bulk("0"), Reply::Array(vec![])]),
         }
     };
-    let ctx = read_ctx(st);
+    let storage = st.sh.writer.state.storage();
+    let ctx = read_ctx(st, &storage);
     let res = match elem_kind {
         None => keys::scan_step(
             &ctx,
@@ -630,7 +634,8 @@ fn scan(st: &mut ConnState, args: &[Bytes]) -> Reply {
 /// DEBUG DIGEST | DIGEST-VALUE key... | SLEEP secs (the subcommands tools and tests use).
 fn debug(st: &mut ConnState, args: &[Bytes]) -> Reply {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    let mut ctx = read_ctx(st);
+    let storage = st.sh.writer.state.storage();
+    let mut ctx = read_ctx(st, &storage);
     let r = match sub.as_str() {
         "digest" if args.len() == 2 => commands::digest::keyspace_digest(&mut ctx).map(Reply::bulk),
         "digest-value" => args[2..]
@@ -657,7 +662,7 @@ async fn checkpoint(st: &mut ConnState, args: &[Bytes]) -> Reply {
         return Reply::err(errors::unknown_subcommand(&args[1], "CHECKPOINT"));
     }
     let dir = std::path::PathBuf::from(String::from_utf8_lossy(&args[2]).into_owned());
-    let storage = st.sh.storage.clone();
+    let storage = st.sh.writer.state.storage();
     match tokio::task::spawn_blocking(move || crate::checkpoint::export(&storage, &dir)).await {
         Ok(Ok(m)) => {
             st.sh.last_save_ms.store(now_ms(), Ordering::Relaxed);
@@ -678,7 +683,7 @@ fn bgsave(st: &mut ConnState) -> Reply {
     tokio::task::spawn_blocking(move || {
         let root = sh.config.fixed.backup_dir.clone();
         let target = root.join(format!("backup-{:020}", now_ms()));
-        let ok = match crate::checkpoint::export(&sh.storage, &target) {
+        let ok = match crate::checkpoint::export(&sh.writer.state.storage(), &target) {
             Ok(m) => {
                 tracing::info!(dir = %target.display(), offset = m.offset, "BGSAVE done");
                 prune_backups(&root, sh.config.fixed.backup_keep);

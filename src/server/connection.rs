@@ -17,6 +17,7 @@ use super::{admin, multi, ClientHandle, Shared};
 use crate::commands::ctx::{ExpireSink, ReadCtx};
 use crate::commands::{self, errors, Exec};
 use crate::protocol::{parse_request, Reply};
+use crate::storage::Storage;
 use crate::types::now_ms;
 use crate::writer::{Command, JobKind, WriteCommand};
 
@@ -185,6 +186,9 @@ async fn run_batch(
                     "READONLY You can't write against a read only replica.",
                 ))
             }
+            Some(s) if matches!(s.exec, Exec::Write(_)) && too_few_replicas(&st.sh) => Some(
+                Reply::err("NOREPLICAS Not enough good replicas to write."),
+            ),
             _ => None,
         };
         if st.multi.is_some() && !spec.is_some_and(|s| multi::is_control(s.name)) {
@@ -208,6 +212,15 @@ async fn run_batch(
             }
         }
         flush_writes(st, &mut pending, wbuf).await;
+        if let (Some(s), None) = (spec, &early) {
+            if s.name == "syncfile" {
+                // A full sync's file transfer writes straight to the socket.
+                sock.write_all(wbuf).await?;
+                wbuf.clear();
+                crate::replication::sync_source::send_file(st, &args, sock).await?;
+                continue;
+            }
+        }
         let reply = match (early, spec) {
             (Some(r), _) => r,
             (None, Some(s)) => exec_other(st, s.exec, &args).await,
@@ -215,6 +228,9 @@ async fn run_batch(
         };
         if !st.close || st.resp3 || !reply.is_error() {
             reply.encode(st.resp3, wbuf);
+        }
+        if let Some(raw) = st.repl.raw_after.take() {
+            wbuf.extend_from_slice(&raw);
         }
         if wbuf.len() >= WRITE_CHUNK {
             sock.write_all(wbuf).await?;
@@ -236,6 +252,7 @@ async fn flush_writes(st: &mut ConnState, pending: &mut Vec<WriteCommand>, wbuf:
     let rx = st.sh.writer.submit(st.db, cmds);
     match rx.await {
         Ok(replies) => {
+            note_write(st);
             for r in replies {
                 r.encode(st.resp3, wbuf);
             }
@@ -266,6 +283,7 @@ async fn run_blocking(
     loop {
         tokio::select! {
             r = &mut rx => {
+                note_write(st);
                 return Ok(match r {
                     Ok(mut v) => v.pop().unwrap_or(Reply::NilArray),
                     Err(_) => Reply::err("ERR durakv writer is not running"),
@@ -288,7 +306,11 @@ async fn run_blocking(
 async fn exec_other(st: &mut ConnState, exec: Exec, args: &[Bytes]) -> Reply {
     match exec {
         Exec::Read(f) => {
-            let ctx = read_ctx(st);
+            if let Some(r) = stale_refusal(st) {
+                return r;
+            }
+            let storage = st.sh.writer.state.storage();
+            let ctx = read_ctx(st, &storage);
             // Runs on this connection's I/O thread; KEYS over a large keyspace blocks the
             // other connections of this thread while it runs, as it blocks Redis.
             let result = f(&ctx, args);
@@ -305,9 +327,11 @@ async fn exec_other(st: &mut ConnState, exec: Exec, args: &[Bytes]) -> Reply {
     }
 }
 
-pub fn read_ctx(st: &ConnState) -> ReadCtx<'_> {
+/// A read context on `storage` (from [`crate::writer::WriterState::storage`], held for the
+/// one command).
+pub fn read_ctx<'a>(st: &'a ConnState, storage: &'a Storage) -> ReadCtx<'a> {
     ReadCtx::new(
-        &st.sh.storage,
+        storage,
         st.db,
         now_ms(),
         // A replica hides expired keys but never deletes them: its master's DELs will come.
@@ -315,6 +339,37 @@ pub fn read_ctx(st: &ConnState) -> ReadCtx<'_> {
             .then_some(&st.sh.writer as &dyn ExpireSink),
         st.sh.writer.state.counts[st.db as usize * 2].load(Ordering::Relaxed),
     )
+}
+
+/// Remembers the log end after this client's write, for WAIT.
+pub fn note_write(st: &mut ConnState) {
+    st.repl.woff = st.sh.writer.state.end.load(Ordering::Acquire);
+}
+
+/// min-replicas-to-write: fewer replicas than required acked within min-replicas-max-lag.
+fn too_few_replicas(sh: &Shared) -> bool {
+    let rt = &sh.config.runtime;
+    let need = rt.min_replicas_to_write.load(Ordering::Relaxed);
+    need > 0
+        && sh.repl.master().is_none()
+        && (sh
+            .repl
+            .good_replicas(rt.min_replicas_max_lag.load(Ordering::Relaxed)) as u64)
+            < need
+}
+
+/// `-MASTERDOWN` for reads on a replica whose link is down when replica-serve-stale-data is no.
+fn stale_refusal(st: &ConnState) -> Option<Reply> {
+    let sh = &st.sh;
+    if sh.config.runtime.replica_serve_stale_data.load(Ordering::Relaxed)
+        || !sh.writer.state.replica_mode.load(Ordering::Relaxed)
+        || sh.repl.link_up.load(Ordering::Relaxed)
+    {
+        return None;
+    }
+    Some(Reply::err(
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+    ))
 }
 
 fn count_hit(st: &ConnState, name: &[u8], r: &Reply) {

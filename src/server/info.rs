@@ -84,12 +84,13 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
         }
         "memory" => {
             let rss = rss_bytes();
+            let storage = sh.writer.state.storage();
             let _ = write!(
                 o,
                 "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_peak:{rss}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nrocksdb_memtable_bytes:{}\r\nrocksdb_sst_bytes:{}\r\n",
                 rss as f64 / (1 << 20) as f64,
-                sh.storage.memtable_bytes(),
-                sh.storage.disk_bytes(),
+                storage.memtable_bytes(),
+                storage.disk_bytes(),
             );
         }
         "persistence" => {
@@ -125,7 +126,7 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
             let s = &sh.stats;
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nsync_full:0\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n",
                 s.connections.load(Ordering::Relaxed),
                 s.commands.load(Ordering::Relaxed),
                 s.net_in.load(Ordering::Relaxed),
@@ -134,6 +135,7 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
                 w.expired_keys.load(Ordering::Relaxed),
                 s.hits.load(Ordering::Relaxed),
                 s.misses.load(Ordering::Relaxed),
+                sh.repl.sync_full.load(Ordering::Relaxed),
                 sh.repl.sync_partial_ok.load(Ordering::Relaxed),
                 sh.repl.sync_partial_err.load(Ordering::Relaxed),
             );

@@ -17,7 +17,6 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::storage::Storage;
 use crate::types::now_ms;
 use crate::writer::WriterHandle;
 
@@ -80,7 +79,6 @@ impl ScanCursors {
 
 pub struct Shared {
     pub config: Arc<Config>,
-    pub storage: Arc<Storage>,
     pub writer: WriterHandle,
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     pub next_client_id: AtomicU64,
@@ -106,11 +104,7 @@ impl Shared {
 
 /// Binds the listener and serves until SHUTDOWN or a signal. Returns after the writer has
 /// synced the log and flushed storage.
-pub async fn serve(
-    config: Arc<Config>,
-    storage: Arc<Storage>,
-    writer: WriterHandle,
-) -> anyhow::Result<()> {
+pub async fn serve(config: Arc<Config>, writer: WriterHandle) -> anyhow::Result<()> {
     let addr = format!("{}:{}", config.fixed.bind, config.fixed.port);
     let listener = TcpListener::bind(&addr)
         .await
@@ -123,7 +117,6 @@ pub async fn serve(
     let repl = crate::replication::ReplShared::new(&config);
     let shared = Arc::new(Shared {
         config,
-        storage,
         writer,
         clients: Mutex::new(HashMap::new()),
         next_client_id: AtomicU64::new(1),
@@ -139,6 +132,7 @@ pub async fn serve(
         repl,
     });
     shared.repl.persist_initial();
+    crate::replication::sync_source::clean_leftovers(&shared.config.fixed.dir);
     // The replica task lives on this runtime; it idles while the node is a master.
     tokio::spawn(crate::replication::replica::run(shared.clone()));
     let workers = start_io_threads(&shared)?;

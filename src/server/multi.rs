@@ -113,6 +113,7 @@ pub async fn exec(st: &mut ConnState, name: &str, args: &[Bytes]) -> Reply {
             let rx = st.sh.writer.submit_kind(st.db, m.queued, kind);
             match rx.await {
                 Ok(mut r) => {
+                    super::connection::note_write(st);
                     let reply = r.pop().unwrap_or(Reply::NilArray);
                     if let (Some(db), Reply::Array(_)) = (final_db, &reply) {
                         st.db = db;

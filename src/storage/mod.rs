@@ -369,6 +369,11 @@ impl Storage {
 
     /// Writes a consistent RocksDB checkpoint into `target` (which must not exist): memtables
     /// are flushed atomically first, so the checkpoint carries the applied offset it covers.
+    /// The RocksDB directory.
+    pub fn path(&self) -> &Path {
+        Path::new(&self.path)
+    }
+
     pub fn checkpoint(&self, target: &Path) -> Result<(), StorageError> {
         rocksdb::checkpoint::Checkpoint::new(&self.db)
             .and_then(|c| c.create_checkpoint(target))

@@ -18,7 +18,8 @@ pub mod waiters;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -86,11 +87,30 @@ pub enum WriterMsg {
         bytes: Vec<u8>,
         reply: oneshot::Sender<Result<LogOffset, String>>,
     },
-    /// Replica with an empty log: restart the log at offset 0 under the master's replid.
-    AdoptReplid {
+    /// A new history: a replica with an empty log adopting its master's replid (the log
+    /// restarts at 0 under it), a promotion, or a replica whose master was promoted (the log
+    /// starts a new segment under `replid` at its end).
+    SetReplid {
         replid: ReplId,
         reply: oneshot::Sender<Result<(), String>>,
     },
+    /// Replica full sync: `staged_db` holds the master's verified checkpoint at `offset` under
+    /// `replid`. Swapped in as the live data, the log restarted at `offset`.
+    InstallCheckpoint {
+        staged_db: std::path::PathBuf,
+        offset: LogOffset,
+        replid: ReplId,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+}
+
+/// A replica's claim on the log: segments from `offset` on are kept (up to `log-max-bytes`)
+/// while the replica is connected or was seen within `repl-backlog-ttl`.
+#[derive(Clone, Copy, Debug)]
+pub struct Hold {
+    pub offset: LogOffset,
+    pub seen_ms: u64,
+    pub connected: bool,
 }
 
 /// What the rest of the server sees of the writer: counters for INFO and the job channel.
@@ -116,6 +136,12 @@ pub struct WriterState {
     pub end_watch: tokio::sync::watch::Sender<u64>,
     /// This node is a replica: no active expiry, no lazy-expiry DELs, no client writes.
     pub replica_mode: AtomicBool,
+    /// The RocksDB connections read: replaced as a whole when a full sync swaps data in.
+    storage: RwLock<Arc<Storage>>,
+    /// Base offset and replid of every log segment: the histories a PSYNC may continue.
+    pub history: Mutex<Vec<(LogOffset, ReplId)>>,
+    /// Replicas' claims on the log, by replica address (ip:listening-port).
+    pub holds: Mutex<HashMap<String, Hold>>,
 }
 
 impl WriterState {
@@ -144,6 +170,33 @@ impl WriterState {
             .lock()
             .map(|g| *g)
             .unwrap_or_else(|_| ReplId([b'0'; 40]))
+    }
+
+    /// The live storage. Hold it for one command, not longer: a full sync waits for the old
+    /// one to be released before deleting its files.
+    pub fn storage(&self) -> Arc<Storage> {
+        match self.storage.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn history(&self) -> Vec<(LogOffset, ReplId)> {
+        self.history.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// Records or refreshes a replica's claim on the log.
+    pub fn hold(&self, who: &str, offset: LogOffset, connected: bool) {
+        if let Ok(mut h) = self.holds.lock() {
+            h.insert(
+                who.to_string(),
+                Hold {
+                    offset,
+                    seen_ms: now_ms(),
+                    connected,
+                },
+            );
+        }
     }
 }
 
@@ -307,6 +360,9 @@ pub fn start(
         blocked: AtomicU64::new(0),
         end_watch: tokio::sync::watch::Sender::new(log.end().0),
         replica_mode: AtomicBool::new(crate::replication::initial_master(&config).is_some()),
+        storage: RwLock::new(storage.clone()),
+        history: Mutex::new(log.history()),
+        holds: Mutex::new(HashMap::new()),
     });
     let mut w = Writer {
         storage,
@@ -439,9 +495,18 @@ impl Writer {
                             self.commit_group(&mut jobs);
                             let _ = reply.send(self.apply_replicated(&bytes));
                         }
-                        WriterMsg::AdoptReplid { replid, reply } => {
+                        WriterMsg::SetReplid { replid, reply } => {
                             self.commit_group(&mut jobs);
-                            let _ = reply.send(self.adopt_replid(replid));
+                            let _ = reply.send(self.set_replid(replid));
+                        }
+                        WriterMsg::InstallCheckpoint {
+                            staged_db,
+                            offset,
+                            replid,
+                            reply,
+                        } => {
+                            self.commit_group(&mut jobs);
+                            let _ = reply.send(self.install_checkpoint(&staged_db, offset, replid));
                         }
                     }
                     self.after_writes(now, &mut jobs);
@@ -928,7 +993,8 @@ impl Writer {
             .set_segment_bytes(rt.log_segment_bytes.load(Ordering::Relaxed));
         let bytes = rt.log_retention_bytes.load(Ordering::Relaxed);
         let ms = rt.log_retention_hours.load(Ordering::Relaxed) * 3_600_000;
-        if bytes == 0 && ms == 0 {
+        let cap = rt.log_max_bytes.load(Ordering::Relaxed);
+        if bytes == 0 && ms == 0 && cap == 0 {
             return;
         }
         // Crash recovery needs everything after the flushed applied offset; flush first when
@@ -936,11 +1002,43 @@ impl Writer {
         if self.flushed_applied < self.log.end() && self.log.segment_count() > 1 {
             self.flush_storage();
         }
-        match self.log.apply_retention(self.flushed_applied, bytes, ms) {
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "log retention failed"),
+        let held = self.replica_holds();
+        let keep = held.map_or(self.flushed_applied, |h| h.min(self.flushed_applied));
+        if let Err(e) = self.log.apply_retention(keep, bytes, ms) {
+            tracing::warn!(error = %e, "log retention failed");
+        }
+        // The hard cap overrides what replicas still need; they will need a full sync.
+        if cap > 0 {
+            match self.log.apply_retention(self.flushed_applied, cap, 0) {
+                Ok(n) if n > 0 && held.is_some_and(|h| h < self.log.start()) => {
+                    tracing::warn!(log_max_bytes = cap, log_start = %self.log.start(), "log-max-bytes reached: deleted segments a replica still needed; it will need a full sync")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "log retention (log-max-bytes) failed"),
+            }
         }
         self.publish_log_stats();
+    }
+
+    /// The oldest offset a connected or recently seen replica still needs; forgets replicas
+    /// not seen for `repl-backlog-ttl`.
+    fn replica_holds(&self) -> Option<LogOffset> {
+        let ttl_ms = self
+            .config
+            .runtime
+            .repl_backlog_ttl
+            .load(Ordering::Relaxed)
+            .saturating_mul(1000);
+        let now = now_ms();
+        let mut holds = self.state.holds.lock().ok()?;
+        holds.retain(|who, h| {
+            let keep = h.connected || now.saturating_sub(h.seen_ms) <= ttl_ms;
+            if !keep {
+                tracing::info!(replica = %who, offset = %h.offset, "replica not seen for repl-backlog-ttl: the log no longer keeps its position");
+            }
+            keep
+        });
+        holds.values().map(|h| h.offset).min()
     }
 
     /// Publishes the log end for INFO and wakes the replication streams waiting on it.
@@ -986,34 +1084,100 @@ impl Writer {
         Ok(applied)
     }
 
-    /// Replica with an empty log (a fresh data dir): take the master's replid, so offsets and
-    /// history are the master's from record 0 on.
-    fn adopt_replid(&mut self, replid: ReplId) -> Result<(), String> {
-        if self.log.end() != LogOffset::ZERO || self.log.start() != LogOffset::ZERO {
-            return Err(format!(
-                "cannot adopt replid {replid}: the log is not empty (it ends at {})",
-                self.log.end()
-            ));
-        }
+    /// A new history (see [`WriterMsg::SetReplid`]); the replid is stored with the data too,
+    /// so a checkpoint records the history it belongs to.
+    fn set_replid(&mut self, replid: ReplId) -> Result<(), String> {
         if self.log.replid() == replid {
             return Ok(());
         }
-        self.log
-            .reset_at(LogOffset::ZERO, replid)
-            .map_err(|e| format!("{e}"))?;
+        let empty = self.log.end() == LogOffset::ZERO && self.log.start() == LogOffset::ZERO;
+        let r = if empty {
+            self.log.reset_at(LogOffset::ZERO, replid)
+        } else {
+            self.log.start_history(replid)
+        };
+        r.map_err(|e| format!("{e}"))?;
         let mut b = rocksdb::WriteBatch::default();
         self.storage.put_replid(&mut b, replid);
         self.storage.write(b).map_err(|e| format!("{e}"))?;
         self.storage.flush().map_err(|e| format!("{e}"))?;
+        self.flushed_applied = self.log.end();
         if let Ok(mut g) = self.state.replid.lock() {
             *g = replid;
         }
         self.publish_log_stats();
-        tracing::info!(replid = %replid, "empty log restarted under the master's replid");
+        tracing::info!(replid = %replid, at = %self.log.end(), restarted = empty, "log continues under a new replid");
+        Ok(())
+    }
+
+    /// Replica full sync: makes the staged checkpoint the live data (see [`crate::datadir`]
+    /// for the crash-safe order), restarts the log at its offset, and swaps the storage
+    /// connections read. The old RocksDB is deleted once the last reader lets go of it.
+    fn install_checkpoint(
+        &mut self,
+        staged: &std::path::Path,
+        offset: LogOffset,
+        replid: ReplId,
+    ) -> Result<(), String> {
+        let dir = self.config.fixed.dir.clone();
+        let placed = crate::datadir::place_staged(&dir, staged).map_err(|e| format!("{e:#}"))?;
+        let opened = Storage::open(&placed, self.config.fixed.block_cache_bytes as usize)
+            .map_err(|e| format!("{e}"))
+            .and_then(|s| {
+                let at = s.applied_offset().map_err(|e| format!("{e}"))?;
+                if at != offset {
+                    return Err(format!(
+                        "the checkpoint in {} stands at offset {at}, the master announced {offset}",
+                        placed.display()
+                    ));
+                }
+                let mut b = rocksdb::WriteBatch::default();
+                s.put_replid(&mut b, replid);
+                s.write(b).map_err(|e| format!("{e}"))?;
+                s.flush().map_err(|e| format!("{e}"))?;
+                Ok(s)
+            });
+        let new = match opened {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&placed);
+                return Err(e);
+            }
+        };
+        let seg_bytes = self.config.runtime.log_segment_bytes.load(Ordering::Relaxed);
+        let log = match crate::datadir::commit(&dir, &placed, offset, replid, seg_bytes) {
+            Ok(l) => l,
+            Err(e) => {
+                // Past the commit point the next start finishes the swap; stop writing here.
+                let msg = format!("installing the full sync checkpoint: {e:#}");
+                self.poison(msg.clone());
+                return Err(msg);
+            }
+        };
+        self.log = log;
+        let old = std::mem::replace(&mut self.storage, new.clone());
+        match self.state.storage.write() {
+            Ok(mut g) => *g = new,
+            Err(p) => *p.into_inner() = new,
+        }
+        self.group = GroupState::load(&self.storage).map_err(|e| format!("{e}"))?;
+        self.flushed_applied = offset;
+        if let Ok(mut g) = self.state.replid.lock() {
+            *g = replid;
+        }
+        self.watches.break_all();
+        self.state.publish_counts(&self.group.counts);
+        self.publish_end();
+        self.publish_log_stats();
+        retire_storage(old);
+        tracing::info!(offset = %offset, replid = %replid, "full sync installed: new data is live, log restarted at the checkpoint's offset");
         Ok(())
     }
 
     fn publish_log_stats(&self) {
+        if let Ok(mut h) = self.state.history.lock() {
+            *h = self.log.history();
+        }
         self.state
             .log_start
             .store(self.log.start().0, Ordering::Relaxed);
@@ -1034,6 +1198,40 @@ impl Writer {
             }
         }
         tracing::info!(end = %self.log.end(), "writer stopped: log synced, storage flushed");
+    }
+}
+
+/// Closes a replaced RocksDB once no reader holds it any more, then deletes its files.
+fn retire_storage(old: Arc<Storage>) {
+    let spawned = std::thread::Builder::new()
+        .name("durakv-retire".into())
+        .spawn(move || {
+            let mut old = old;
+            let path = old.path().to_path_buf();
+            let deadline = Instant::now() + Duration::from_secs(600);
+            loop {
+                match Arc::try_unwrap(old) {
+                    Ok(s) => {
+                        drop(s);
+                        break;
+                    }
+                    Err(still) if Instant::now() < deadline => {
+                        old = still;
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    Err(_) => {
+                        tracing::warn!(dir = %path.display(), "replaced RocksDB still in use after 10 minutes; it is removed at the next start");
+                        return;
+                    }
+                }
+            }
+            match std::fs::remove_dir_all(&path) {
+                Ok(()) => tracing::info!(dir = %path.display(), "replaced RocksDB removed"),
+                Err(e) => tracing::warn!(dir = %path.display(), error = %e, "could not remove the replaced RocksDB; it is removed at the next start"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the thread that removes the replaced RocksDB");
     }
 }
 

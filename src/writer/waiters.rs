@@ -148,6 +148,14 @@ impl Watches {
         }
     }
 
+    /// Breaks every watch: the data was replaced as a whole (a full sync).
+    pub fn break_all(&mut self) {
+        for flags in self.by_key.values() {
+            mark(flags);
+        }
+        self.by_key.clear();
+    }
+
     /// Forgets entries whose clients are gone.
     pub fn sweep(&mut self) {
         self.by_key.retain(|_, flags| {

@@ -21,6 +21,7 @@ mod keys;
 mod lists;
 mod protocol;
 mod replication;
+mod replication_sync;
 mod restore;
 mod retention;
 mod server_cmds;
