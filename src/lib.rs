@@ -13,6 +13,7 @@
 //! - [`checkpoint`]: CHECKPOINT EXPORT (consistent copies that start as a server);
 //! - [`config`]: flags, config file, CONFIG GET/SET.
 
+pub mod backup;
 pub mod checkpoint;
 pub mod commands;
 pub mod config;

@@ -56,10 +56,82 @@ fn restore_main(args: Vec<String>) -> ! {
     }
 }
 
+/// `durakv backup ...`: a backup of a running server over the network (a full sync).
+#[derive(Parser, Debug)]
+#[command(name = "durakv backup")]
+struct BackupArgs {
+    /// The server to back up, host:port
+    #[arg(long)]
+    from: String,
+    /// Its password (requirepass), if any
+    #[arg(long)]
+    password: Option<String>,
+    /// Directory to write the backup to (new or empty, or an interrupted backup to resume)
+    #[arg(long)]
+    dir: std::path::PathBuf,
+}
+
+fn backup_main(args: Vec<String>) -> ! {
+    let a = BackupArgs::parse_from(args);
+    init_tracing("info");
+    let Some((host, port)) = a
+        .from
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+    else {
+        eprintln!("durakv backup: --from must be host:port, got {:?}", a.from);
+        std::process::exit(2);
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("durakv backup: starting the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let r = rt.block_on(durakv::backup::backup_from(
+        &host,
+        port,
+        a.password.as_deref(),
+        &a.dir,
+    ));
+    match r {
+        Ok(r) => {
+            println!(
+                "backup of {} at offset {}: {} files, {} bytes in {}; start it with: durakv --dir {}",
+                a.from,
+                r.offset,
+                r.files,
+                r.bytes,
+                a.dir.display(),
+                a.dir.display()
+            );
+            std::process::exit(0);
+        }
+        Err(e) => {
+            eprintln!("durakv backup: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(|s| s == "restore").unwrap_or(false) {
         restore_main(args[1..].to_vec());
+    }
+    if args.get(1).map(|s| s == "backup").unwrap_or(false) {
+        backup_main(args[1..].to_vec());
     }
     let flags = Flags::parse();
     let config = match Config::load(flags) {
@@ -69,13 +141,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.fixed.loglevel));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    init_tracing(&config.fixed.loglevel);
     if let Err(e) = run(config) {
         tracing::error!("{e:#}");
         eprintln!("durakv: fatal: {e:#}");

@@ -53,6 +53,48 @@ pub async fn run(
     offset: LogOffset,
 ) -> anyhow::Result<()> {
     let timeout = RuntimeConfig::secs(&sh.config.runtime.repl_timeout);
+    let m = read_manifest(sock, buf, timeout).await?;
+    if m.offset != offset.0 || ReplId::parse(m.replid.as_bytes()) != Some(replid) {
+        bail!(
+            "manifest (replid {}, offset {}) does not match +FULLRESYNC {replid} {offset}",
+            m.replid,
+            m.offset
+        );
+    }
+    let staging = sh.config.fixed.dir.join(STAGING);
+    let r = &sh.repl;
+    r.sync_total_bytes.store(m.total_bytes(), Ordering::Relaxed);
+    r.sync_read_bytes.store(0, Ordering::Relaxed);
+    r.sync_last_io_ms.store(now_ms(), Ordering::Relaxed);
+    r.sync_in_progress.store(true, Ordering::Relaxed);
+    let _flag = InProgress(sh);
+    let report = |read: u64| {
+        r.sync_read_bytes.store(read, Ordering::Relaxed);
+        r.sync_last_io_ms.store(now_ms(), Ordering::Relaxed);
+    };
+    download(sock, buf, &m, &staging, timeout, &report).await?;
+    let (tx, rx) = oneshot::channel();
+    if !sh.writer.send(WriterMsg::InstallCheckpoint {
+        staged_db: staging.join("db"),
+        offset,
+        replid,
+        reply: tx,
+    }) {
+        bail!("writer stopped");
+    }
+    rx.await
+        .map_err(|_| anyhow!("writer stopped"))?
+        .map_err(|e| anyhow!("installing the checkpoint: {e}"))?;
+    Ok(())
+}
+
+/// The manifest bulk string that follows `+FULLRESYNC`, checked: every file name stays
+/// inside the checkpoint directory.
+pub async fn read_manifest(
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    timeout: Duration,
+) -> anyhow::Result<SyncManifest> {
     let len = read_bulk_len(sock, buf, timeout).await?;
     if len > MAX_MANIFEST {
         bail!("full sync manifest of {len} bytes is larger than {MAX_MANIFEST}");
@@ -61,34 +103,33 @@ pub async fn run(
     let m: SyncManifest =
         serde_json::from_slice(&buf[..len]).context("parsing the full sync manifest")?;
     buf.advance(len + 2);
-    if m.offset != offset.0 || ReplId::parse(m.replid.as_bytes()) != Some(replid) {
-        bail!(
-            "manifest (replid {}, offset {}) does not match +FULLRESYNC {replid} {offset}",
-            m.replid,
-            m.offset
-        );
-    }
     for f in &m.files {
         check_name(&f.name)?;
     }
-    let staging = sh.config.fixed.dir.join(STAGING);
-    let db = staging.join("db");
+    Ok(m)
+}
+
+/// Downloads every file of `m` that `root` (a directory holding `db/`) lacks, resuming
+/// partial files, and verifies each against the manifest. `report` gets the bytes held so far.
+pub async fn download(
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    m: &SyncManifest,
+    root: &Path,
+    timeout: Duration,
+    report: &(dyn Fn(u64) + Sync),
+) -> anyhow::Result<()> {
+    let db = root.join("db");
     tokio::fs::create_dir_all(&db)
         .await
         .with_context(|| format!("creating {}", db.display()))?;
     remove_unlisted(&db, &m.files)?;
-    let r = &sh.repl;
     let total = m.total_bytes();
-    r.sync_total_bytes.store(total, Ordering::Relaxed);
-    r.sync_read_bytes.store(0, Ordering::Relaxed);
-    r.sync_last_io_ms.store(now_ms(), Ordering::Relaxed);
-    r.sync_in_progress.store(true, Ordering::Relaxed);
-    let _flag = InProgress(sh);
     // What is already staged, checked in full.
     let mut plan = Vec::new();
     let mut already = 0u64;
     for f in &m.files {
-        let path = staging.join(&f.name);
+        let path = root.join(&f.name);
         let p = path.clone();
         let have = tokio::task::spawn_blocking(move || staged_state(&p))
             .await
@@ -102,7 +143,7 @@ pub async fn run(
             _ => plan.push((f.clone(), path, 0)),
         }
     }
-    r.sync_read_bytes.store(already, Ordering::Relaxed);
+    report(already);
     if already > 0 {
         tracing::info!(already_staged = already, total, files_left = plan.len(), "full sync resumes: {already} of {total} bytes already staged");
     }
@@ -111,7 +152,7 @@ pub async fn run(
     for (f, path, from) in plan {
         let mut from = from;
         loop {
-            fetch(sh, sock, buf, &m.id, &f, &path, from, &mut progress).await?;
+            fetch(sock, buf, &m.id, &f, &path, from, timeout, &mut progress, report).await?;
             let p = path.clone();
             let (size, crc) = tokio::task::spawn_blocking(move || file_crc32c(&p))
                 .await
@@ -135,20 +176,7 @@ pub async fn run(
         }
     }
     progress.log(true);
-    sync_staged(&db).await?;
-    let (tx, rx) = oneshot::channel();
-    if !sh.writer.send(WriterMsg::InstallCheckpoint {
-        staged_db: db,
-        offset,
-        replid,
-        reply: tx,
-    }) {
-        bail!("writer stopped");
-    }
-    rx.await
-        .map_err(|_| anyhow!("writer stopped"))?
-        .map_err(|e| anyhow!("installing the checkpoint: {e}"))?;
-    Ok(())
+    sync_staged(&db).await
 }
 
 /// Progress for INFO and the log: bytes, percent, rate, ETA.
@@ -197,16 +225,16 @@ impl Progress {
 /// Asks for one file from `from` and appends what arrives to `path`.
 #[allow(clippy::too_many_arguments)]
 async fn fetch(
-    sh: &Arc<Shared>,
     sock: &mut TcpStream,
     buf: &mut BytesMut,
     id: &str,
     f: &ManifestFile,
     path: &Path,
     from: u64,
+    timeout: Duration,
     progress: &mut Progress,
+    report: &(dyn Fn(u64) + Sync),
 ) -> anyhow::Result<()> {
-    let timeout = RuntimeConfig::secs(&sh.config.runtime.repl_timeout);
     let mut out = Vec::new();
     encode_command(
         &mut out,
@@ -239,7 +267,6 @@ async fn fetch(
     use tokio::io::AsyncSeekExt;
     file.seek(std::io::SeekFrom::Start(from)).await?;
     let mut left = len;
-    let r = &sh.repl;
     while left > 0 {
         if buf.is_empty() {
             read_some(sock, buf, timeout).await?;
@@ -251,8 +278,7 @@ async fn fetch(
         buf.advance(n);
         left -= n as u64;
         progress.read += n as u64;
-        r.sync_read_bytes.store(progress.read, Ordering::Relaxed);
-        r.sync_last_io_ms.store(now_ms(), Ordering::Relaxed);
+        report(progress.read);
         progress.log(false);
     }
     file.sync_all()

@@ -41,6 +41,8 @@ pub struct ConnRepl {
     pub raw_after: Option<Vec<u8>>,
     /// The log end after this client's last write: what WAIT waits for.
     pub woff: u64,
+    /// `REPLCONF rdb-only 1`: PSYNC always answers with a full sync and holds no log.
+    pub rdb_only: bool,
 }
 
 impl ConnRepl {
@@ -63,9 +65,11 @@ pub fn replconf(st: &mut ConnState, args: &[Bytes]) -> Reply {
                 Some(p) => st.repl.listening_port = Some(p as u16),
                 None => return Reply::err("ERR value is out of range"),
             }
+        } else if eq_ignore_case(k, "rdb-only") {
+            // A backup (`durakv backup --from`, `redis-cli --rdb`): a snapshot, never a stream.
+            st.repl.rdb_only = &v[..] == b"1";
         } else if !eq_ignore_case(k, "capa")
             && !eq_ignore_case(k, "ack")
-            && !eq_ignore_case(k, "rdb-only")
             && !eq_ignore_case(k, "ip-address")
             && !eq_ignore_case(k, "getack")
         {
@@ -102,6 +106,7 @@ pub async fn psync(st: &mut ConnState, args: &[Bytes]) -> Reply {
         }
     };
     let key = st.repl.replica_key(st.client.addr);
+    let from = from.filter(|_| !st.repl.rdb_only);
     if let Some(from) = from {
         let dir = sh.config.fixed.dir.join("log");
         match tokio::task::spawn_blocking(move || LogReader::open(&dir, from)).await {
@@ -133,7 +138,9 @@ pub async fn psync(st: &mut ConnState, args: &[Bytes]) -> Reply {
         Err(e) => return Reply::err(format!("ERR encoding the manifest: {e}")),
     };
     // The checkpoint's offset stays in the log until this replica has caught up past it.
-    w.hold(&key, LogOffset(ckpt.manifest.offset), true);
+    if !st.repl.rdb_only {
+        w.hold(&key, LogOffset(ckpt.manifest.offset), true);
+    }
     sh.repl.sync_full.fetch_add(1, Ordering::Relaxed);
     tracing::info!(replica = %key, id = %ckpt.manifest.id, offset = ckpt.manifest.offset, bytes = ckpt.manifest.total_bytes(), "full sync: +FULLRESYNC, manifest sent");
     let reply = Reply::Simple(format!(

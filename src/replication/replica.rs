@@ -77,7 +77,7 @@ pub async fn run(sh: Arc<Shared>) {
 }
 
 /// Reads one reply line (`+...` or `-...`) during the handshake.
-async fn read_line(sock: &mut TcpStream, buf: &mut BytesMut) -> anyhow::Result<String> {
+pub(crate) async fn read_line(sock: &mut TcpStream, buf: &mut BytesMut) -> anyhow::Result<String> {
     loop {
         if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
             let line = String::from_utf8_lossy(&buf[..i]).into_owned();
@@ -97,7 +97,7 @@ async fn read_line(sock: &mut TcpStream, buf: &mut BytesMut) -> anyhow::Result<S
     }
 }
 
-async fn command(
+pub(crate) async fn command(
     sock: &mut TcpStream,
     buf: &mut BytesMut,
     args: &[&[u8]],
@@ -112,7 +112,7 @@ async fn command(
     read_line(sock, buf).await
 }
 
-fn expect_ok(what: &str, line: String) -> anyhow::Result<()> {
+pub(crate) fn expect_ok(what: &str, line: String) -> anyhow::Result<()> {
     if line.starts_with('+') {
         Ok(())
     } else {

@@ -1,4 +1,4 @@
-//! Replication, milestone 1 (partial sync only): a replica started with `--replicaof` follows
+//! Replication, partial sync: a replica started with `--replicaof` follows
 //! its master's log byte for byte, is read-only, survives kill -9 of either side, and ends with
 //! the same DEBUG DIGEST and exactly the acknowledged number of INCRs (no duplicate, no gap).
 
@@ -348,29 +348,30 @@ fn psync_refusals_masterauth_and_replicaof_at_runtime() {
     run(&mut m, &["SET", "a", "1"]);
     let replid = info_field(&mut m, "replication", "master_replid").expect("replid");
 
-    // PSYNC that cannot continue: another history, an offset inside a record, past the end.
-    let mut raw = master.raw();
-    raw.command_str(&["AUTH", "secret"]);
+    // PSYNC that cannot continue (another history, an offset inside a record, past the end)
+    // gets a full sync: +FULLRESYNC with the checkpoint's offset, then its manifest.
     for (id, off) in [
         ("f".repeat(40), "0"),
         (replid.clone(), "1"),
         (replid.clone(), "999999"),
     ] {
+        let mut raw = master.raw();
+        raw.command_str(&["AUTH", "secret"]);
         let reply = raw.command_str(&["PSYNC", &id, off]).raw_str();
         assert!(
-            reply.contains("full sync is not implemented"),
+            reply.starts_with(&format!("+FULLRESYNC {replid} ")),
             "PSYNC {id} {off}: {reply}"
         );
     }
     assert_eq!(field_u64(&mut m, "stats", "sync_partial_err"), 3);
     assert_eq!(field_u64(&mut m, "stats", "sync_partial_ok"), 0);
+    assert_eq!(field_u64(&mut m, "stats", "sync_full"), 3);
 
-    // A plain node becomes a replica at runtime, authenticating with masterauth.
+    // A plain node with data of its own becomes a replica at runtime, authenticating with
+    // masterauth: its history differs, so it gets a full sync and only the master's data.
     let replica = Server::start(&[]);
     let mut r = replica.client();
     run(&mut r, &["SET", "local", "x"]);
-    run(&mut r, &["DEL", "local"]);
-    // Its log is not empty and has another history: refused until it is fresh.
     run(&mut r, &["CONFIG", "SET", "masterauth", "secret"]);
     assert_eq!(
         run(
@@ -380,12 +381,10 @@ fn psync_refusals_masterauth_and_replicaof_at_runtime() {
         Value::Okay
     );
     assert!(run_err(&mut r, &["SET", "x", "1"]).starts_with("READONLY"));
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(
-        info_field(&mut r, "replication", "master_link_status").as_deref(),
-        Some("down"),
-        "a replica with its own history cannot continue the master's"
-    );
+    wait_synced_con(&mut m, &mut r);
+    assert_eq!(get_s(&mut r, "local"), None, "its own data was replaced");
+    assert_eq!(get_s(&mut r, "a").as_deref(), Some("1"));
+    assert_eq!(field_u64(&mut m, "stats", "sync_full"), 4);
     run(&mut r, &["REPLICAOF", "NO", "ONE"]);
     assert_eq!(
         run(&mut r, &["SET", "x", "1"]),
@@ -412,7 +411,7 @@ fn psync_refusals_masterauth_and_replicaof_at_runtime() {
     wait_synced_con(&mut m, &mut r);
     assert_eq!(get_s(&mut r, "b").as_deref(), Some("2"));
     assert_eq!(digest(&mut m), digest(&mut r));
-    assert_eq!(field_u64(&mut m, "stats", "sync_partial_ok"), 2);
+    assert_eq!(field_u64(&mut m, "stats", "sync_partial_ok"), 3);
     run(&mut r, &["REPLICAOF", "NO", "ONE"]);
     assert_eq!(
         info_field(&mut r, "replication", "role").as_deref(),
