@@ -238,7 +238,10 @@ impl RuntimeConfig {
     /// The numeric replication keys, by CONFIG name.
     pub fn replication_numbers(&self) -> [(&'static str, &AtomicU64); 7] {
         [
-            ("full-sync-max-bytes-per-sec", &self.full_sync_max_bytes_per_sec),
+            (
+                "full-sync-max-bytes-per-sec",
+                &self.full_sync_max_bytes_per_sec,
+            ),
             ("repl-timeout", &self.repl_timeout),
             ("repl-ping-replica-period", &self.repl_ping_replica_period),
             ("repl-backlog-ttl", &self.repl_backlog_ttl),
@@ -455,11 +458,7 @@ impl Config {
                     file.min_replicas_to_write,
                     0,
                 ),
-                min_replicas_max_lag: n(
-                    flags.min_replicas_max_lag,
-                    file.min_replicas_max_lag,
-                    10,
-                ),
+                min_replicas_max_lag: n(flags.min_replicas_max_lag, file.min_replicas_max_lag, 10),
                 replica_serve_stale_data: AtomicBool::new(stale),
                 compat: Mutex::new(compat),
             },

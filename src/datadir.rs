@@ -109,8 +109,12 @@ fn remove_stale(dir: &Path, live: &str) {
         let is_db = name == DEFAULT_DB || name.starts_with("db-");
         if is_db && name != live && e.path().is_dir() {
             match fs::remove_dir_all(e.path()) {
-                Ok(()) => tracing::info!(dir = %e.path().display(), "removed a RocksDB directory that is no longer live"),
-                Err(err) => tracing::warn!(dir = %e.path().display(), error = %err, "could not remove an old RocksDB directory"),
+                Ok(()) => {
+                    tracing::info!(dir = %e.path().display(), "removed a RocksDB directory that is no longer live")
+                }
+                Err(err) => {
+                    tracing::warn!(dir = %e.path().display(), error = %err, "could not remove an old RocksDB directory")
+                }
             }
         }
     }

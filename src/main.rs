@@ -82,7 +82,10 @@ fn backup_main(args: Vec<String>) -> ! {
         eprintln!("durakv backup: --from must be host:port, got {:?}", a.from);
         std::process::exit(2);
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("durakv backup: starting the runtime: {e}");

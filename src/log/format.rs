@@ -294,7 +294,11 @@ mod tests {
         for i in 0..RECORD_HEADER_LEN {
             let mut c = h;
             c[i] ^= 0x04;
-            assert_ne!(decode_heartbeat(&c), Some(LogOffset(77)), "flip of byte {i}");
+            assert_ne!(
+                decode_heartbeat(&c),
+                Some(LogOffset(77)),
+                "flip of byte {i}"
+            );
         }
     }
 

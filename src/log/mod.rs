@@ -310,7 +310,10 @@ impl Log {
     }
 
     pub fn start(&self) -> LogOffset {
-        self.segments.first().map(|s| s.0).unwrap_or(self.active_base)
+        self.segments
+            .first()
+            .map(|s| s.0)
+            .unwrap_or(self.active_base)
     }
 
     pub fn replid(&self) -> ReplId {

@@ -145,14 +145,30 @@ pub async fn download(
     }
     report(already);
     if already > 0 {
-        tracing::info!(already_staged = already, total, files_left = plan.len(), "full sync resumes: {already} of {total} bytes already staged");
+        tracing::info!(
+            already_staged = already,
+            total,
+            files_left = plan.len(),
+            "full sync resumes: {already} of {total} bytes already staged"
+        );
     }
     tracing::info!(id = %m.id, offset = m.offset, files = m.files.len(), total_bytes = total, "full sync: downloading the master's checkpoint");
     let mut progress = Progress::new(total, already);
     for (f, path, from) in plan {
         let mut from = from;
         loop {
-            fetch(sock, buf, &m.id, &f, &path, from, timeout, &mut progress, report).await?;
+            fetch(
+                sock,
+                buf,
+                &m.id,
+                &f,
+                &path,
+                from,
+                timeout,
+                &mut progress,
+                report,
+            )
+            .await?;
             let p = path.clone();
             let (size, crc) = tokio::task::spawn_blocking(move || file_crc32c(&p))
                 .await
@@ -215,7 +231,11 @@ impl Progress {
             if done { "transfer done" } else { "progress" },
             self.read,
             self.total,
-            if self.total == 0 { 100.0 } else { self.read as f64 * 100.0 / self.total as f64 },
+            if self.total == 0 {
+                100.0
+            } else {
+                self.read as f64 * 100.0 / self.total as f64
+            },
             rate / 1e6,
             eta.max(0.0)
         );
@@ -335,10 +355,16 @@ async fn sync_staged(db: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn read_some(sock: &mut TcpStream, buf: &mut BytesMut, timeout: Duration) -> anyhow::Result<()> {
+async fn read_some(
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let n = tokio::time::timeout(timeout, sock.read_buf(buf))
         .await
-        .map_err(|_| anyhow!("no data from master for {timeout:?} (repl-timeout) during the full sync"))?
+        .map_err(|_| {
+            anyhow!("no data from master for {timeout:?} (repl-timeout) during the full sync")
+        })?
         .context("reading from master")?;
     if n == 0 {
         bail!("master closed the connection during the full sync");
@@ -346,7 +372,12 @@ async fn read_some(sock: &mut TcpStream, buf: &mut BytesMut, timeout: Duration) 
     Ok(())
 }
 
-async fn fill(sock: &mut TcpStream, buf: &mut BytesMut, n: usize, timeout: Duration) -> anyhow::Result<()> {
+async fn fill(
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    n: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     while buf.len() < n {
         buf.reserve(n - buf.len());
         read_some(sock, buf, timeout).await?;
@@ -355,7 +386,11 @@ async fn fill(sock: &mut TcpStream, buf: &mut BytesMut, n: usize, timeout: Durat
 }
 
 /// Reads `$<len>\r\n` (or fails on a `-ERR` line).
-async fn read_bulk_len(sock: &mut TcpStream, buf: &mut BytesMut, timeout: Duration) -> anyhow::Result<usize> {
+async fn read_bulk_len(
+    sock: &mut TcpStream,
+    buf: &mut BytesMut,
+    timeout: Duration,
+) -> anyhow::Result<usize> {
     loop {
         if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
             let line = String::from_utf8_lossy(&buf[..i]).into_owned();
@@ -382,7 +417,15 @@ mod tests {
     fn manifest_names_cannot_leave_the_staging_dir() {
         assert!(check_name("db/000012.sst").is_ok());
         assert!(check_name("db/CURRENT").is_ok());
-        for bad in ["../x", "db/../x", "db/a/b", "/etc/passwd", "db/", "db/..", "x/CURRENT"] {
+        for bad in [
+            "../x",
+            "db/../x",
+            "db/a/b",
+            "/etc/passwd",
+            "db/",
+            "db/..",
+            "x/CURRENT",
+        ] {
             assert!(check_name(bad).is_err(), "{bad} accepted");
         }
     }

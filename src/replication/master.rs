@@ -48,7 +48,11 @@ pub struct ConnRepl {
 impl ConnRepl {
     /// How the master names a replica in holds and logs: ip:listening-port.
     pub fn replica_key(&self, addr: SocketAddr) -> String {
-        format!("{}:{}", addr.ip(), self.listening_port.unwrap_or(addr.port()))
+        format!(
+            "{}:{}",
+            addr.ip(),
+            self.listening_port.unwrap_or(addr.port())
+        )
     }
 }
 
@@ -166,7 +170,8 @@ pub async fn wait(st: &mut ConnState, args: &[Bytes]) -> Reply {
         return Reply::err("ERR timeout is negative");
     }
     let target = st.repl.woff;
-    let deadline = (t > 0).then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(t as u64));
+    let deadline =
+        (t > 0).then(|| tokio::time::Instant::now() + std::time::Duration::from_millis(t as u64));
     loop {
         let notified = sh.repl.acked.notified();
         let count = sh.repl.acked_count(target);

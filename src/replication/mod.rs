@@ -185,7 +185,12 @@ impl ReplShared {
 
     /// Ends every replica stream (they reconnect and learn a new replid, or find a new
     /// history) as Redis does on a replid change.
-    pub fn drop_replicas(&self, clients: &Mutex<std::collections::HashMap<u64, std::sync::Arc<crate::server::ClientHandle>>>) {
+    pub fn drop_replicas(
+        &self,
+        clients: &Mutex<
+            std::collections::HashMap<u64, std::sync::Arc<crate::server::ClientHandle>>,
+        >,
+    ) {
         let ids: Vec<u64> = self
             .replicas
             .lock()
@@ -270,13 +275,18 @@ pub async fn replicaof(sh: &crate::server::Shared, a: &[u8], b: &[u8]) -> crate:
         .replica_mode
         .store(master.is_some(), Ordering::Relaxed);
     match &master {
-        Some(m) => tracing::info!(host = %m.host, port = m.port, "REPLICAOF: now a read-only replica"),
+        Some(m) => {
+            tracing::info!(host = %m.host, port = m.port, "REPLICAOF: now a read-only replica")
+        }
         None if was_replica => {
             // Promotion: a new history from here on; the old replid stays readable in the
             // log's earlier segments, so replicas of the old master continue with PSYNC.
             let new_id = crate::types::ReplId::random();
             let (tx, rx) = tokio::sync::oneshot::channel();
-            if !sh.writer.send(crate::writer::WriterMsg::SetReplid { replid: new_id, reply: tx }) {
+            if !sh.writer.send(crate::writer::WriterMsg::SetReplid {
+                replid: new_id,
+                reply: tx,
+            }) {
                 return Reply::err("ERR durakv writer is not running");
             }
             match rx.await {
@@ -461,11 +471,20 @@ mod tests {
         let h = vec![(LogOffset(0), a), (LogOffset(100), a), (LogOffset(250), b)];
         let end = LogOffset(400);
         assert!(history_holds(&h, end, a, LogOffset(0)));
-        assert!(history_holds(&h, end, a, LogOffset(250)), "up to the promotion point");
-        assert!(!history_holds(&h, end, a, LogOffset(251)), "past it: a diverged node");
+        assert!(
+            history_holds(&h, end, a, LogOffset(250)),
+            "up to the promotion point"
+        );
+        assert!(
+            !history_holds(&h, end, a, LogOffset(251)),
+            "past it: a diverged node"
+        );
         assert!(history_holds(&h, end, b, LogOffset(250)));
         assert!(history_holds(&h, end, b, LogOffset(400)));
-        assert!(!history_holds(&h, end, b, LogOffset(401)), "beyond the log end");
+        assert!(
+            !history_holds(&h, end, b, LogOffset(401)),
+            "beyond the log end"
+        );
         assert!(!history_holds(&h, end, b, LogOffset(249)));
         assert!(!history_holds(&h, end, ReplId::random(), LogOffset(10)));
         assert_eq!(previous_history(&h), Some((a, LogOffset(250))));

@@ -237,6 +237,7 @@ async fn apply_stream(
     let mut tick = tokio::time::interval(ACK_EVERY);
     let mut batch: Vec<u8> = Vec::new();
     let mut acked = LogOffset(u64::MAX);
+    let mut last_data = tokio::time::Instant::now();
     loop {
         // Take every complete, valid record already received.
         while buf.len() >= RECORD_HEADER_LEN && batch.len() < BATCH_BYTES {
@@ -290,13 +291,16 @@ async fn apply_stream(
             send_ack(sock, expected).await?;
             acked = expected;
         }
+        // The deadline counts from the last bytes received, not from this pass of the loop
+        // (the ACK tick starts a new pass every second).
         let timeout = RuntimeConfig::secs(&sh.config.runtime.repl_timeout);
         tokio::select! {
-            r = tokio::time::timeout(timeout, sock.read_buf(&mut buf)) => {
+            r = tokio::time::timeout_at(last_data + timeout, sock.read_buf(&mut buf)) => {
                 let r = r.map_err(|_| anyhow!("no data from master for {timeout:?} (repl-timeout)"))?;
                 if r.context("reading from master")? == 0 {
                     return Ok(());
                 }
+                last_data = tokio::time::Instant::now();
                 sh.repl.last_io_ms.store(now_ms(), Ordering::Relaxed);
             }
             _ = tick.tick() => {

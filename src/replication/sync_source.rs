@@ -59,7 +59,9 @@ impl Drop for SyncCheckpoint {
     fn drop(&mut self) {
         match std::fs::remove_dir_all(&self.dir) {
             Ok(()) => tracing::info!(dir = %self.dir.display(), "full sync checkpoint removed"),
-            Err(e) => tracing::warn!(dir = %self.dir.display(), error = %e, "could not remove a full sync checkpoint"),
+            Err(e) => {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "could not remove a full sync checkpoint")
+            }
         }
     }
 }
@@ -131,7 +133,11 @@ pub fn manifest_frame(m: &SyncManifest) -> anyhow::Result<Vec<u8>> {
 /// `SYNCFILE <id> <name> <from>`: the rest of one checkpoint file from byte `from`, as a bulk
 /// string, throttled. Errors are replied as `-ERR`; an I/O error on the socket ends the
 /// connection.
-pub async fn send_file(st: &mut ConnState, args: &[Bytes], sock: &mut TcpStream) -> std::io::Result<()> {
+pub async fn send_file(
+    st: &mut ConnState,
+    args: &[Bytes],
+    sock: &mut TcpStream,
+) -> std::io::Result<()> {
     let reply_err = |msg: String| {
         let mut out = bytes::BytesMut::new();
         Reply::err(msg).encode(false, &mut out);
@@ -139,7 +145,9 @@ pub async fn send_file(st: &mut ConnState, args: &[Bytes], sock: &mut TcpStream)
     };
     let Some(ckpt) = st.repl.checkpoint.clone() else {
         return sock
-            .write_all(&reply_err("ERR SYNCFILE without a full sync in progress".into()))
+            .write_all(&reply_err(
+                "ERR SYNCFILE without a full sync in progress".into(),
+            ))
             .await;
     };
     let id = String::from_utf8_lossy(&args[1]);
@@ -148,12 +156,17 @@ pub async fn send_file(st: &mut ConnState, args: &[Bytes], sock: &mut TcpStream)
     let file = ckpt.manifest.files.iter().find(|f| f.name == name);
     let (Some(file), Some(from)) = (file, from) else {
         return sock
-            .write_all(&reply_err(format!("ERR no file {name:?} at that position in checkpoint {id}")))
+            .write_all(&reply_err(format!(
+                "ERR no file {name:?} at that position in checkpoint {id}"
+            )))
             .await;
     };
     if id != ckpt.manifest.id || from as u64 > file.size {
         return sock
-            .write_all(&reply_err(format!("ERR checkpoint {id} is not the one being sent ({})", ckpt.manifest.id)))
+            .write_all(&reply_err(format!(
+                "ERR checkpoint {id} is not the one being sent ({})",
+                ckpt.manifest.id
+            )))
             .await;
     }
     let path = ckpt.dir.join(&file.name);

@@ -75,9 +75,7 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
         "role" => crate::replication::role(&st.sh),
         "replconf" => crate::replication::master::replconf(st, args),
         "psync" => crate::replication::master::psync(st, args).await,
-        "replicaof" | "slaveof" => {
-            crate::replication::replicaof(&st.sh, &args[1], &args[2]).await
-        }
+        "replicaof" | "slaveof" => crate::replication::replicaof(&st.sh, &args[1], &args[2]).await,
         "wait" => crate::replication::master::wait(st, args).await,
         "scan" | "hscan" | "sscan" | "zscan" => scan(st, args),
         "function" => {

@@ -89,7 +89,9 @@ pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
         // offset lasts repl-backlog-ttl, so it can come back and resume.
         if !st.repl.rdb_only {
             let key = st.repl.replica_key(peer);
-            sh.writer.state.hold(&key, crate::types::LogOffset(c.manifest.offset), false);
+            sh.writer
+                .state
+                .hold(&key, crate::types::LogOffset(c.manifest.offset), false);
         }
     }
     if let Ok(mut c) = sh.clients.lock() {
@@ -194,9 +196,9 @@ async fn run_batch(
                     "READONLY You can't write against a read only replica.",
                 ))
             }
-            Some(s) if matches!(s.exec, Exec::Write(_)) && too_few_replicas(&st.sh) => Some(
-                Reply::err("NOREPLICAS Not enough good replicas to write."),
-            ),
+            Some(s) if matches!(s.exec, Exec::Write(_)) && too_few_replicas(&st.sh) => {
+                Some(Reply::err("NOREPLICAS Not enough good replicas to write."))
+            }
             _ => None,
         };
         if st.multi.is_some() && !spec.is_some_and(|s| multi::is_control(s.name)) {
@@ -369,7 +371,11 @@ fn too_few_replicas(sh: &Shared) -> bool {
 /// `-MASTERDOWN` for reads on a replica whose link is down when replica-serve-stale-data is no.
 fn stale_refusal(st: &ConnState) -> Option<Reply> {
     let sh = &st.sh;
-    if sh.config.runtime.replica_serve_stale_data.load(Ordering::Relaxed)
+    if sh
+        .config
+        .runtime
+        .replica_serve_stale_data
+        .load(Ordering::Relaxed)
         || !sh.writer.state.replica_mode.load(Ordering::Relaxed)
         || sh.repl.link_up.load(Ordering::Relaxed)
     {

@@ -16,9 +16,9 @@
 
 pub mod waiters;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -1144,7 +1144,11 @@ impl Writer {
                 return Err(e);
             }
         };
-        let seg_bytes = self.config.runtime.log_segment_bytes.load(Ordering::Relaxed);
+        let seg_bytes = self
+            .config
+            .runtime
+            .log_segment_bytes
+            .load(Ordering::Relaxed);
         let log = match crate::datadir::commit(&dir, &placed, offset, replid, seg_bytes) {
             Ok(l) => l,
             Err(e) => {
