@@ -198,7 +198,15 @@ pub async fn send_file(
                 file.size
             )));
         }
-        sock.write_all(&buf[..n]).await?;
+        // A replica that stopped reading is dropped after repl-timeout, as a streaming one is.
+        let timeout = crate::config::RuntimeConfig::secs(&st.sh.config.runtime.repl_timeout);
+        match tokio::time::timeout(timeout, sock.write_all(&buf[..n])).await {
+            Ok(r) => r?,
+            Err(_) => {
+                tracing::warn!(replica = %st.repl.replica_key(st.client.addr), file = %file.name, "replica stopped reading the full sync for repl-timeout: dropping it");
+                return Err(std::io::Error::other("repl-timeout"));
+            }
+        }
         sent += n as u64;
         st.sh.stats.net_out.fetch_add(n as u64, Ordering::Relaxed);
         let limit = rate.load(Ordering::Relaxed);

@@ -464,3 +464,132 @@ fn replica_whose_data_is_ahead_of_its_log_continues_under_the_same_replid() {
         info_field(&mut m, "replication", "master_replid")
     );
 }
+
+fn backlog_start(con: &mut redis::Connection) -> u64 {
+    field_u64(con, "replication", "repl_backlog_first_byte_offset")
+}
+
+#[test]
+fn retention_keeps_what_a_stopped_replica_needs_until_log_max_bytes() {
+    let master = Server::start(&[
+        "--log-segment-bytes",
+        "65536",
+        "--log-retention-bytes",
+        "1",
+        "--flush-interval-secs",
+        "1",
+    ]);
+    let mut m = master.client();
+    let mut replica = start_replica_of(master.port(), &[]);
+    write_load(&mut m, "warm", 2, 100, 100);
+    wait_synced(&master, &replica);
+    let slave_line = info_field(&mut m, "replication", "slave0").expect("slave0");
+    assert!(
+        slave_line.contains("bytes_before_full_sync=-1"),
+        "no cap: {slave_line}"
+    );
+
+    // Stopped replica: retention (1 byte!) must still keep every segment it needs.
+    let stopped_at = field_u64(&mut replica.client(), "replication", "slave_repl_offset");
+    replica.terminate();
+    write_load(&mut m, "gap", 10, 100, 100);
+    // Two retention passes (every 10 s) with closed segments to delete.
+    std::thread::sleep(Duration::from_secs(21));
+    assert!(
+        backlog_start(&mut m) <= stopped_at,
+        "retention deleted what the stopped replica needs: log starts at {} > {stopped_at}",
+        backlog_start(&mut m)
+    );
+    replica.restart();
+    wait_synced(&master, &replica);
+    assert_eq!(field_u64(&mut m, "stats", "sync_full"), 0);
+    assert!(field_u64(&mut m, "stats", "sync_partial_ok") >= 2);
+
+    // With a hard cap, the log stops waiting for it: the replica needs a full sync.
+    run(&mut m, &["CONFIG", "SET", "log-max-bytes", "300000"]);
+    let slave_line = info_field(&mut m, "replication", "slave0").expect("slave0");
+    let left: i64 = slave_line
+        .split(',')
+        .find_map(|kv| kv.strip_prefix("bytes_before_full_sync="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no bytes_before_full_sync in {slave_line}"));
+    assert!((0..=300000).contains(&left), "{slave_line}");
+    let stopped_at = field_u64(&mut replica.client(), "replication", "slave_repl_offset");
+    replica.kill9();
+    let acked = write_load(&mut m, "capped", 10, 100, 100);
+    assert_eq!(acked, 1000);
+    wait_until(
+        Duration::from_secs(40),
+        "log-max-bytes to delete segments the stopped replica needs",
+        || backlog_start(&mut m) > stopped_at,
+    );
+    replica.restart();
+    wait_synced(&master, &replica);
+    let mut r = replica.client();
+    assert_eq!(field_u64(&mut m, "stats", "sync_full"), 1);
+    assert_eq!(get_i64(&mut r, "counter"), get_i64(&mut m, "counter"));
+    assert_eq!(digest(&mut m), digest(&mut r));
+    assert!(master.all_stderr_text().contains("log-max-bytes reached"));
+}
+
+#[test]
+fn replicas_asking_at_once_share_one_checkpoint() {
+    let master = Server::start(&[]);
+    let mut m = master.client();
+    write_load(&mut m, "data", 5, 200, 100);
+    // Two nodes with data of their own: both need a full sync.
+    let a = Server::start(&[]);
+    let b = Server::start(&[]);
+    run(&mut a.client(), &["SET", "own", "a"]);
+    run(&mut b.client(), &["SET", "own", "b"]);
+    let port = master.port().to_string();
+    let (pa, pb) = (a.port(), b.port());
+    let ta = std::thread::spawn({
+        let port = port.clone();
+        move || {
+            run(
+                &mut connect_client(pa, None),
+                &["REPLICAOF", "127.0.0.1", &port],
+            )
+        }
+    });
+    let tb = std::thread::spawn(move || {
+        run(
+            &mut connect_client(pb, None),
+            &["REPLICAOF", "127.0.0.1", &port],
+        )
+    });
+    ta.join().expect("a");
+    tb.join().expect("b");
+    wait_synced(&master, &a);
+    wait_synced(&master, &b);
+    assert_eq!(field_u64(&mut m, "stats", "sync_full"), 2);
+    let log = master.all_stderr_text();
+    assert_eq!(
+        log.matches("full sync checkpoint taken").count(),
+        1,
+        "{}",
+        tail_lines(&log, 30)
+    );
+    for s in [&a, &b] {
+        let mut c = s.client();
+        assert_eq!(get_s(&mut c, "own"), None);
+        assert_eq!(digest(&mut c), digest(&mut m));
+    }
+}
+
+#[test]
+fn replica_without_a_link_answers_masterdown_when_told_not_to_serve_stale_data() {
+    // A master that is not there.
+    let dead = free_port();
+    let replica = start_replica_of(dead, &["--replica-serve-stale-data", "no"]);
+    let mut r = replica.client();
+    let e = run_err(&mut r, &["GET", "k"]);
+    assert!(e.starts_with("MASTERDOWN"), "{e}");
+    assert_eq!(run(&mut r, &["PING"]), Value::SimpleString("PONG".into()));
+    run(
+        &mut r,
+        &["CONFIG", "SET", "replica-serve-stale-data", "yes"],
+    );
+    assert_eq!(run(&mut r, &["GET", "k"]), Value::Nil);
+}
