@@ -1,4 +1,4 @@
-//! `durakv backup --from host:port --dir DIR`: a consistent backup of a running server taken
+//! `durakv backup --from host:port --to DIR`: a consistent backup of a running server taken
 //! over the network, through the same full sync a replica gets.
 //!
 //! It connects like a replica (`AUTH`, `REPLCONF rdb-only 1`, `PSYNC ? -1`), so the server

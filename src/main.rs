@@ -67,8 +67,8 @@ struct BackupArgs {
     #[arg(long)]
     password: Option<String>,
     /// Directory to write the backup to (new or empty, or an interrupted backup to resume)
-    #[arg(long)]
-    dir: std::path::PathBuf,
+    #[arg(long, alias = "dir")]
+    to: std::path::PathBuf,
 }
 
 fn backup_main(args: Vec<String>) -> ! {
@@ -96,7 +96,7 @@ fn backup_main(args: Vec<String>) -> ! {
         &host,
         port,
         a.password.as_deref(),
-        &a.dir,
+        &a.to,
     ));
     match r {
         Ok(r) => {
@@ -106,8 +106,8 @@ fn backup_main(args: Vec<String>) -> ! {
                 r.offset,
                 r.files,
                 r.bytes,
-                a.dir.display(),
-                a.dir.display()
+                a.to.display(),
+                a.to.display()
             );
             std::process::exit(0);
         }

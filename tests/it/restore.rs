@@ -87,7 +87,7 @@ fn restore_lands_exactly_on_the_requested_offset() {
 fn durakv_backup(port: u16, password: &str, dir: &Path) -> std::process::Child {
     Command::new(durakv_bin())
         .args(["backup", "--from", &format!("127.0.0.1:{port}")])
-        .args(["--password", password, "--dir"])
+        .args(["--password", password, "--to"])
         .arg(dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -146,6 +146,15 @@ fn network_backup_resumes_starts_as_a_server_and_restores_to_a_point_in_time() {
     let at_backup = digest_of(&mut con);
     let out = tempfile::tempdir().expect("tempdir");
     let dir = out.path().join("bk");
+    // A local export of the same state, to compare the remote backup with.
+    let local = out.path().join("local");
+    let local_at = match run(
+        &mut con,
+        &["CHECKPOINT", "EXPORT", local.to_str().unwrap_or("")],
+    ) {
+        Value::Int(n) => n as u64,
+        other => panic!("CHECKPOINT EXPORT replied {other:?}"),
+    };
 
     // Interrupted: killed while files are still arriving.
     let mut first = durakv_backup(srv.port(), "pw", &dir);
@@ -180,7 +189,12 @@ fn network_backup_resumes_starts_as_a_server_and_restores_to_a_point_in_time() {
             .expect("manifest json");
     let backup_at = manifest["offset"].as_u64().expect("offset");
 
-    // The backup starts as a server holding exactly the data at its offset...
+    // The backup equals a local export of the same state...
+    assert_eq!(backup_at, local_at);
+    let from_local = Server::start_in(&local, &[]);
+    assert_eq!(digest_of(&mut from_local.client()), at_backup);
+    drop(from_local);
+    // ...starts as a server holding exactly the data at its offset...
     let restored = tempfile::tempdir().expect("tempdir");
     let from_backup = Server::start_in(&dir, &[]);
     let mut b = from_backup.client();
