@@ -199,6 +199,18 @@ class Server:
                 self.proc.wait()
 
 
+def stop_all(servers):
+    """SIGTERM to each still-running server this script started (replicas before masters),
+    then waits for each; SIGKILL after 30 s."""
+    order = [s for s in servers if "replica" in s.name] + [s for s in servers if "replica" not in s.name]
+    for s in order:
+        if s.proc and s.proc.poll() is None:
+            s.proc.terminate()
+            time.sleep(0.2)
+    for s in order:
+        s.stop()
+
+
 def wait_ping(srv, timeout):
     """Seconds until the server answers PING with PONG (a LOADING error does not count)."""
     t0 = time.time()
@@ -565,6 +577,9 @@ def main():
             row("catch-up: MiB/s of log", "cu_mibs", ",.1f"),
             row("catch-up: kind of sync", "cu_kind", "s", False),
         ]
+        # Replicas first, so no replica logs its master going away; then durakv's logs are
+        # complete, shutdown included, when they are scanned.
+        stop_all(servers)
         warn, nwarn = durakv_warnings([dm.logpath, dr.logpath])
         notes = [
             "",
@@ -593,11 +608,7 @@ def main():
             with open(a.out, "w") as f:
                 f.write(table + "\n")
     finally:
-        for s in servers:
-            if s.proc and s.proc.poll() is None:
-                s.proc.terminate()
-        for s in servers:
-            s.stop()
+        stop_all(servers)
         if a.logs:
             os.makedirs(a.logs, exist_ok=True)
             for s in servers:

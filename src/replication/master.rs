@@ -1,4 +1,5 @@
-//! The master side of a replica connection: `REPLCONF`, `PSYNC`, then streaming.
+//! The master side of a replica connection: `REPLCONF`, `PSYNC`, then streaming (full syncs
+//! are in [`super::sync_source`]), and `WAIT`.
 //!
 //! After `+CONTINUE` the connection only streams: records are read from the log on disk with
 //! [`LogReader`] (at most [`CHUNK`] bytes at a time: read, write, repeat), and once the replica
@@ -25,6 +26,9 @@ use crate::protocol::{parse_request, Reply};
 use crate::server::connection::ConnState;
 use crate::server::Shared;
 use crate::types::{now_ms, LogOffset, ReplId};
+
+/// `PSYNC ? -1` replays the log from 0 instead of a full sync while the log is this short.
+const FRESH_REPLAY_MAX_BYTES: u64 = 64 << 20;
 
 /// Most bytes read from the log and held for one replica at a time.
 const CHUNK: usize = 1 << 20;
@@ -88,8 +92,8 @@ pub fn replconf(st: &mut ConnState, args: &[Bytes]) -> Reply {
 }
 
 /// `PSYNC <replid> <offset>`: `+CONTINUE <replid>` when this log holds `offset` under that
-/// history (see [`super::history_holds`]; `? -1` continues from 0 while the log still starts
-/// at 0); otherwise `+FULLRESYNC <replid> <offset>` and the checkpoint's manifest
+/// history (see [`super::history_holds`]; `? -1` continues from 0 while the whole log, from
+/// offset 0, is at most 64 MiB); otherwise `+FULLRESYNC <replid> <offset>` and the checkpoint's manifest
 /// ([`super::sync_source`]). A replica serves PSYNC from its own log the same way (chaining).
 pub async fn psync(st: &mut ConnState, args: &[Bytes]) -> Reply {
     let sh = st.sh.clone();
@@ -99,7 +103,11 @@ pub async fn psync(st: &mut ConnState, args: &[Bytes]) -> Reply {
     let end = LogOffset(w.end.load(Ordering::Acquire));
     let asked_fresh = &args[1][..] == b"?";
     let from = if asked_fresh {
-        (start == LogOffset::ZERO && parse_i64(&args[2]) == Some(-1)).then_some(LogOffset::ZERO)
+        // A fresh replica replays a short log from 0; a long one costs more to replay than
+        // a checkpoint costs to copy, so it gets a full sync, as Redis always gives one.
+        let short = end.0 <= FRESH_REPLAY_MAX_BYTES;
+        (start == LogOffset::ZERO && short && parse_i64(&args[2]) == Some(-1))
+            .then_some(LogOffset::ZERO)
     } else {
         match (ReplId::parse(&args[1]), parse_i64(&args[2])) {
             (Some(id), Some(off)) if off >= 0 => {
