@@ -162,6 +162,14 @@ impl ReplShared {
         Ok(())
     }
 
+    /// A snapshot of the connected replicas.
+    pub fn replica_list(&self) -> Vec<ReplicaInfo> {
+        self.replicas
+            .lock()
+            .map(|r| r.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Replicas whose last ACK reached `offset`.
     pub fn acked_count(&self, offset: u64) -> usize {
         self.replicas
@@ -310,20 +318,16 @@ pub fn role(sh: &crate::server::Shared) -> crate::protocol::Reply {
         None => {
             let replicas = sh
                 .repl
-                .replicas
-                .lock()
-                .map(|r| {
-                    r.values()
-                        .map(|i| {
-                            Reply::Array(vec![
-                                Reply::bulk(i.addr.ip().to_string()),
-                                Reply::bulk(i.listening_port.to_string()),
-                                Reply::bulk(i.ack_offset.to_string()),
-                            ])
-                        })
-                        .collect()
+                .replica_list()
+                .iter()
+                .map(|i| {
+                    Reply::Array(vec![
+                        Reply::bulk(i.addr.ip().to_string()),
+                        Reply::bulk(i.listening_port.to_string()),
+                        Reply::bulk(i.ack_offset.to_string()),
+                    ])
                 })
-                .unwrap_or_default();
+                .collect();
             Reply::Array(vec![
                 Reply::bulk("master"),
                 Reply::Int(end),
@@ -353,13 +357,8 @@ pub fn info_section(sh: &crate::server::Shared, o: &mut String) {
     o.push_str("# Replication\r\n");
     match sh.repl.master() {
         None => {
-            let replicas: Vec<ReplicaInfo> = sh
-                .repl
-                .replicas
-                .lock()
-                .map(|r| r.values().cloned().collect())
-                .unwrap_or_default();
-            let _ = write!(o, "role:master\r\nconnected_slaves:{}\r\n", replicas.len());
+            let n = sh.repl.replica_list().len();
+            let _ = write!(o, "role:master\r\nconnected_slaves:{n}\r\n");
             write_replica_lines(sh, o);
         }
         Some(m) => {
@@ -418,12 +417,7 @@ pub fn info_section(sh: &crate::server::Shared, o: &mut String) {
 /// `log-max-bytes` forces it into a full sync (`-1`: no cap).
 fn write_replica_lines(sh: &crate::server::Shared, o: &mut String) {
     use std::fmt::Write as _;
-    let replicas: Vec<ReplicaInfo> = sh
-        .repl
-        .replicas
-        .lock()
-        .map(|r| r.values().cloned().collect())
-        .unwrap_or_default();
+    let replicas = sh.repl.replica_list();
     let end = sh.writer.state.end.load(Ordering::Acquire);
     let cap = sh.config.runtime.log_max_bytes.load(Ordering::Relaxed);
     let now = crate::types::now_ms();

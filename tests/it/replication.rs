@@ -10,14 +10,14 @@ use crate::common::*;
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn digest(con: &mut redis::Connection) -> String {
+pub(super) fn digest(con: &mut redis::Connection) -> String {
     match run(con, &["DEBUG", "DIGEST"]) {
         Value::BulkString(b) => String::from_utf8(b).expect("digest is text"),
         other => panic!("DEBUG DIGEST replied {other:?}"),
     }
 }
 
-fn field_u64(con: &mut redis::Connection, section: &str, field: &str) -> u64 {
+pub(super) fn field_u64(con: &mut redis::Connection, section: &str, field: &str) -> u64 {
     let v =
         info_field(con, section, field).unwrap_or_else(|| panic!("INFO {section} has no {field}"));
     v.parse()
@@ -41,14 +41,14 @@ fn wait_synced_con(m: &mut redis::Connection, r: &mut redis::Connection) {
     );
 }
 
-fn start_replica_of(port: u16, extra: &[&str]) -> Server {
+pub(super) fn start_replica_of(port: u16, extra: &[&str]) -> Server {
     let of = format!("127.0.0.1 {port}");
     let mut args = vec!["--replicaof", of.as_str()];
     args.extend_from_slice(extra);
     Server::start(&args)
 }
 
-fn get_i64(con: &mut redis::Connection, key: &str) -> i64 {
+pub(super) fn get_i64(con: &mut redis::Connection, key: &str) -> i64 {
     get_s(con, key)
         .map(|s| s.parse().expect("counter is an integer"))
         .unwrap_or(0)

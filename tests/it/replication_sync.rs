@@ -24,6 +24,7 @@ use rand::{RngCore, SeedableRng};
 use redis::{Connection, Value};
 
 use crate::common::*;
+use crate::replication::{digest, field_u64, get_i64};
 
 /// Deadline for every wait on replication progress.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,28 +37,8 @@ const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 // helpers
 // ---------------------------------------------------------------------------------------------
 
-fn digest(con: &mut Connection) -> String {
-    match run(con, &["DEBUG", "DIGEST"]) {
-        Value::BulkString(b) => String::from_utf8(b).expect("digest is text"),
-        other => panic!("DEBUG DIGEST replied {other:?}"),
-    }
-}
-
-fn field_u64(con: &mut Connection, section: &str, field: &str) -> u64 {
-    let v =
-        info_field(con, section, field).unwrap_or_else(|| panic!("INFO {section} has no {field}"));
-    v.parse()
-        .unwrap_or_else(|e| panic!("INFO {section} {field} = {v:?}: {e}"))
-}
-
 fn replid(con: &mut Connection) -> String {
     info_field(con, "replication", "master_replid").expect("INFO replication has master_replid")
-}
-
-fn get_i64(con: &mut Connection, key: &str) -> i64 {
-    get_s(con, key)
-        .map(|s| s.parse().expect("counter is an integer"))
-        .unwrap_or(0)
 }
 
 /// The last 40 lines of every start of each server, for failure messages.
