@@ -107,8 +107,31 @@ async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> 
         if client.killed.load(Ordering::Relaxed) {
             return Ok(());
         }
+        // A replica in the middle of a full sync that goes quiet for repl-timeout is dropped
+        // (and its checkpoint released), as a streaming one is.
+        let idle_limit = st
+            .repl
+            .checkpoint
+            .as_ref()
+            .map(|_| crate::config::RuntimeConfig::secs(&st.sh.config.runtime.repl_timeout));
+        let read = async {
+            match idle_limit {
+                Some(t) => match tokio::time::timeout(t, sock.read_buf(&mut rbuf)).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        tracing::warn!(
+                            client = client.id,
+                            timeout_s = t.as_secs(),
+                            "replica idle during a full sync for repl-timeout: dropping it"
+                        );
+                        Err(std::io::Error::other("repl-timeout"))
+                    }
+                },
+                None => sock.read_buf(&mut rbuf).await,
+            }
+        };
         let n = tokio::select! {
-            r = sock.read_buf(&mut rbuf) => r?,
+            r = read => r?,
             _ = client.kill.notified() => return Ok(()),
         };
         if n == 0 {

@@ -554,6 +554,68 @@ fn link_cuts_during_full_sync_converge() {
 }
 
 #[test]
+fn master_kill9_and_a_stalled_link_during_full_sync_converge() {
+    let mut master = Server::start(&[
+        "--appendfsync",
+        "always",
+        "--full-sync-max-bytes-per-sec",
+        "4000000",
+        "--repl-timeout",
+        "2",
+    ]);
+    let exports = tempfile::tempdir().expect("tempdir for exports");
+    let mut m = master.client();
+    load_incompressible(&mut m, "big", 2, 2500, 4096, 9, exports.path());
+    let mut acked = write_load(&mut m, "small", 2, 100, 100, 256);
+
+    let proxy = Proxy::start(master.port());
+    let replica = Server::start(&["--appendfsync", "everysec", "--repl-timeout", "2"]);
+    let mut r = replica.client();
+    make_divergent(&mut r);
+    replicaof(&mut r, proxy.port());
+
+    // A stall mid-transfer: both sides give up after repl-timeout, the replica comes back.
+    let stalled =
+        wait_transfer_progress(&[&master, &replica], &mut r, 6, "progress before the stall");
+    if stalled {
+        proxy.stall(true);
+        wait_for(
+            &[&master, &replica],
+            "the replica to see the link down",
+            || !sync_info(&mut r).in_progress,
+        );
+        wait_for(
+            &[&master, &replica],
+            "the master to drop the silent replica after repl-timeout",
+            || master.all_stderr_text().contains("repl-timeout"),
+        );
+        proxy.stall(false);
+    }
+    // The master killed mid-transfer and restarted: a new checkpoint, the same SST files.
+    let killed =
+        wait_transfer_progress(&[&master, &replica], &mut r, 6, "progress before the kill");
+    if killed {
+        drop(m);
+        master.kill9();
+        master.restart();
+        proxy.set_target(master.port());
+        proxy.cut();
+        m = master.client();
+    }
+    acked += write_load(&mut m, "during", 3, 100, 100, 256);
+    wait_synced(&master, &replica);
+    assert!(
+        stalled && killed,
+        "both faults hit a transfer in flight (stalled {stalled}, killed {killed})\n{}",
+        tails(&[&master, &replica])
+    );
+    assert!(own_keys_gone(&mut r), "the replica's own keys are gone");
+    assert_eq!(get_i64(&mut m, "counter"), acked);
+    assert_eq!(get_i64(&mut r, "counter"), acked);
+    assert_eq!(digest(&mut m), digest(&mut r));
+}
+
+#[test]
 fn replica_restart_after_100mb_of_log_continues_without_full_sync() {
     let master = Server::start(&["--appendfsync", "everysec"]);
     let mut m = master.client();
