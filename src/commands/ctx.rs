@@ -411,7 +411,9 @@ impl<'a> WriteCtx<'a> {
         }
     }
 
-    fn touch(&mut self, key: &[u8]) {
+    /// Marks `key` as written for WATCH and blocked clients, also when a command left it as it
+    /// was (Redis' LTRIM signals the key even when it trims nothing).
+    pub fn touch(&mut self, key: &[u8]) {
         if self.group.track_touches {
             self.group
                 .touched

@@ -513,7 +513,11 @@ pub fn ltrim(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     match clamp_range(start, stop, len) {
         // Nothing left: `save` drops the whole collection.
         None => c.meta.size = 0,
-        Some((0, e)) if e + 1 == len => return Ok(Reply::Ok),
+        Some((0, e)) if e + 1 == len => {
+            // Nothing trimmed; Redis still counts it as a write to the key (WATCH breaks).
+            ctx.touch(&args[1]);
+            return Ok(Reply::Ok);
+        }
         Some((s, e)) => {
             let (head, tail) = (c.meta.head, c.meta.tail);
             for pos in (head..head + s).chain(head + e + 1..tail) {

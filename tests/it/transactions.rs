@@ -529,3 +529,19 @@ fn watch_of_a_missing_key_survives_flushdb_like_redis() {
     expect(&mut c, &["EXEC"], Resp::Array(vec![ok()]));
     expect(&mut other, &["GET", "applied"], b("yes"));
 }
+
+/// Redis' LTRIM signals the key even when it trims nothing (t_list.c ltrimCommand calls
+/// signalModifiedKey unconditionally), so it breaks a WATCH. Found by the differential test.
+#[test]
+fn ltrim_that_trims_nothing_still_breaks_a_watch() {
+    let srv = Server::start(&[]);
+    let mut c = srv.raw();
+    let mut other = srv.raw();
+    expect(&mut other, &["RPUSH", "l", "a", "b"], Resp::Int(2));
+    expect(&mut c, &["WATCH", "l"], ok());
+    expect(&mut other, &["LTRIM", "l", "-10", "-1"], ok());
+    expect(&mut c, &["MULTI"], ok());
+    expect(&mut c, &["SET", "applied", "yes"], queued());
+    expect(&mut c, &["EXEC"], Resp::NullArray);
+    expect(&mut other, &["EXISTS", "applied"], Resp::Int(0));
+}
