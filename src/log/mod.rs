@@ -16,6 +16,7 @@ pub mod segment;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use format::{segment_file_name, FormatError, SegmentHeader};
 use segment::{ReadOutcome, SegmentReader};
@@ -117,7 +118,8 @@ pub struct Log {
     dir: PathBuf,
     /// Base offset and history (replid) of every segment, oldest first.
     segments: Vec<(LogOffset, ReplId)>,
-    active: File,
+    /// Shared with the fsync thread of `appendfsync always` (writer::syncer).
+    active: Arc<File>,
     active_base: LogOffset,
     active_len: u64,
     end: LogOffset,
@@ -194,6 +196,7 @@ impl Log {
         active
             .seek(std::io::SeekFrom::Start(valid_len))
             .map_err(|e| LogError::io("seek active segment", &path, e))?;
+        let active = Arc::new(active);
         let report = OpenReport {
             start: segments[0],
             end,
@@ -263,7 +266,7 @@ impl Log {
         }
         self.replid = replid;
         let (file, len) = create_segment(&self.dir, self.end, replid)?;
-        self.active = file;
+        self.active = Arc::new(file);
         self.active_base = self.end;
         self.active_len = len;
         self.segments.push((self.end, replid));
@@ -283,6 +286,7 @@ impl Log {
         base: LogOffset,
     ) -> Result<Log, LogError> {
         let (active, len) = create_segment(dir, base, replid)?;
+        let active = Arc::new(active);
         Ok(Log {
             dir: dir.to_path_buf(),
             segments: vec![(base, replid)],
@@ -335,12 +339,17 @@ impl Log {
             self.roll()?;
         }
         let path = segment_path(&self.dir, self.active_base);
-        self.active
+        (&*self.active)
             .write_all(records)
             .map_err(|e| LogError::io("append to", &path, e))?;
         self.active_len += records.len() as u64;
         self.end = self.end.advance(records.len() as u64);
         Ok(())
+    }
+
+    /// The active segment's file, for fsyncing it off the writer thread.
+    pub fn active_file(&self) -> Arc<File> {
+        self.active.clone()
     }
 
     /// fdatasync of the active segment: everything appended so far survives a power cut.
@@ -359,7 +368,7 @@ impl Log {
     pub fn roll(&mut self) -> Result<(), LogError> {
         self.sync()?;
         let (file, len) = create_segment(&self.dir, self.end, self.replid)?;
-        self.active = file;
+        self.active = Arc::new(file);
         self.active_base = self.end;
         self.active_len = len;
         self.segments.push((self.end, self.replid));
@@ -377,7 +386,7 @@ impl Log {
             .and_then(|_| self.active.sync_all())
             .map_err(|e| LogError::io("truncate", &path, e))?;
         use std::io::Seek;
-        self.active
+        (&*self.active)
             .seek(std::io::SeekFrom::Start(new_len))
             .map_err(|e| LogError::io("seek", &path, e))?;
         self.active_len = new_len;

@@ -14,6 +14,7 @@
 //! It runs on its own OS thread, never on tokio workers, and never waits on a socket: replies
 //! go through oneshot channels.
 
+mod syncer;
 pub mod waiters;
 
 use std::collections::HashMap;
@@ -172,6 +173,19 @@ impl WriterState {
             .unwrap_or_else(|_| ReplId([b'0'; 40]))
     }
 
+    /// Publishes a log end no lower than the one already published (the syncer publishes
+    /// after its fsync, possibly behind the writer's own publishing).
+    fn publish_end_at_least(&self, end: LogOffset) {
+        self.end.fetch_max(end.0, Ordering::Release);
+        self.end_watch.send_if_modified(|v| {
+            let newer = end.0 > *v;
+            if newer {
+                *v = end.0;
+            }
+            newer
+        });
+    }
+
     /// The live storage. Hold it for one command, not longer: a full sync waits for the old
     /// one to be released before deleting its files.
     pub fn storage(&self) -> Arc<Storage> {
@@ -277,6 +291,10 @@ struct Writer {
     flushed_applied: LogOffset,
     waiters: Waiters,
     watches: Watches,
+    /// fsyncs groups under `appendfsync always` (see [`syncer`]).
+    syncer: syncer::Syncer,
+    /// Groups handed to the syncer and not yet known to be answered.
+    sync_pending: bool,
 }
 
 /// Opens the log, recovers (truncating a torn tail, replaying after the applied offset), and
@@ -378,6 +396,9 @@ pub fn start(
         flushed_applied: applied,
         waiters: Waiters::default(),
         watches: Watches::default(),
+        syncer: syncer::Syncer::start(state.clone())
+            .map_err(|e| LogError::io("spawn fsync thread", &log_dir, e))?,
+        sync_pending: false,
     };
     if stored_replid != Some(replid) {
         let mut b = rocksdb::WriteBatch::default();
@@ -493,10 +514,12 @@ impl Writer {
                         WriterMsg::Replicated { bytes, reply } => {
                             // Its own batch: whatever is pending goes first, in order.
                             self.commit_group(&mut jobs);
+                            self.sync_barrier();
                             let _ = reply.send(self.apply_replicated(&bytes));
                         }
                         WriterMsg::SetReplid { replid, reply } => {
                             self.commit_group(&mut jobs);
+                            self.sync_barrier();
                             let _ = reply.send(self.set_replid(replid));
                         }
                         WriterMsg::InstallCheckpoint {
@@ -506,6 +529,7 @@ impl Writer {
                             reply,
                         } => {
                             self.commit_group(&mut jobs);
+                            self.sync_barrier();
                             let _ = reply.send(self.install_checkpoint(&staged_db, offset, replid));
                         }
                     }
@@ -826,20 +850,32 @@ impl Writer {
         self.state.is_poisoned.store(true, Ordering::Relaxed);
     }
 
-    /// Appends encoded records to the log and fsyncs per policy. On failure the writer is
-    /// poisoned and the bytes are cut off again: whoever sent them is told they failed, so
-    /// they must not be replayed at restart.
+    /// Appends encoded records to the log and fsyncs per policy, on this thread (replicated
+    /// records). On failure the writer is poisoned and the bytes are cut off again.
     fn append_durably(&mut self, bytes: &[u8]) -> Result<(), String> {
         let start_end = self.log.end();
-        let policy = self.config.runtime.appendfsync();
-        let r = self.log.append(bytes).and_then(|_| {
-            if policy == FsyncPolicy::Always {
-                self.log.sync()
-            } else {
-                Ok(())
+        self.append(bytes)?;
+        if self.config.runtime.appendfsync() == FsyncPolicy::Always {
+            self.sync_barrier();
+            if let Err(e) = self.log.sync() {
+                let why = format!("{e}");
+                self.poison(why.clone());
+                if let Err(e2) = self.log.truncate_to(start_end) {
+                    tracing::error!(error = %e2, "could not cut back a failed log append");
+                }
+                return Err(why);
             }
-        });
-        if let Err(e) = r {
+            self.note_fsync();
+        }
+        Ok(())
+    }
+
+    /// Appends encoded records to the log without fsyncing. On failure the writer is
+    /// poisoned and the bytes are cut off again: whoever sent them is told they failed, so
+    /// they must not be replayed at restart.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let start_end = self.log.end();
+        if let Err(e) = self.log.append(bytes) {
             let why = format!("{e}");
             self.poison(why.clone());
             if let Err(e2) = self.log.truncate_to(start_end) {
@@ -847,18 +883,21 @@ impl Writer {
             }
             return Err(why);
         }
-        if policy == FsyncPolicy::Always {
-            self.note_fsync();
-        }
         Ok(())
     }
 
     /// Logs the group's records, fsyncs per policy, applies the batch, then replies.
     fn commit_group(&mut self, jobs: &mut Vec<PendingReply>) {
         let mut ok = !self.state.is_poisoned.load(Ordering::Relaxed);
+        // With `always` the fsync runs on the syncer thread, overlapping the next group.
+        let offload = self.config.runtime.appendfsync() == FsyncPolicy::Always;
         if ok && !self.records.is_empty() {
             let records = std::mem::take(&mut self.records);
-            ok = self.append_durably(&records).is_ok();
+            ok = if offload {
+                self.append(&records).is_ok()
+            } else {
+                self.append_durably(&records).is_ok()
+            };
             self.records = records;
         }
         self.records.clear();
@@ -883,19 +922,37 @@ impl Writer {
             }
         }
         self.state.publish_counts(&self.group.counts);
-        self.publish_end();
         self.state.groups.fetch_add(1, Ordering::Relaxed);
         self.publish_log_stats();
-        for (tx, mut replies) in jobs.drain(..) {
-            if !ok {
-                let r = self
-                    .poisoned_reply()
-                    .unwrap_or(Reply::err("ERR log write failed"));
-                for x in replies.iter_mut() {
-                    *x = r.clone();
-                }
+        if !ok {
+            let r = self
+                .poisoned_reply()
+                .unwrap_or(Reply::err("ERR log write failed"));
+            for (_, replies) in jobs.iter_mut() {
+                replies.iter_mut().for_each(|x| *x = r.clone());
             }
+        }
+        if offload
+            && ok
+            && self.log.end() > LogOffset(self.state.synced_end.load(Ordering::Relaxed))
+        {
+            self.syncer
+                .submit(self.log.active_file(), self.log.end(), std::mem::take(jobs));
+            self.sync_pending = true;
+            return;
+        }
+        self.publish_end();
+        for (tx, replies) in jobs.drain(..) {
             let _ = tx.send(replies);
+        }
+    }
+
+    /// Waits for the syncer to fsync and answer every group handed to it, before anything
+    /// that resets the log or publishes its end directly.
+    fn sync_barrier(&mut self) {
+        if self.sync_pending {
+            self.syncer.barrier();
+            self.sync_pending = false;
         }
     }
 
@@ -1192,6 +1249,7 @@ impl Writer {
 
     /// Clean stop: fsync the log and flush RocksDB so the next start replays nothing.
     fn close(&mut self) {
+        self.sync_barrier();
         if let Err(e) = self.log.sync() {
             tracing::error!(error = %e, "fsync at shutdown failed");
             return;
