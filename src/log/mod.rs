@@ -273,6 +273,14 @@ impl Log {
         Ok(())
     }
 
+    pub fn history_first(&self) -> Option<(LogOffset, ReplId)> {
+        self.segments.first().copied()
+    }
+
+    pub fn history_last(&self) -> Option<(LogOffset, ReplId)> {
+        self.segments.last().copied()
+    }
+
     /// Every segment's base and replid, oldest first: the histories this log holds.
     pub fn history(&self) -> Vec<(LogOffset, ReplId)> {
         self.segments.clone()

@@ -1236,8 +1236,15 @@ impl Writer {
     }
 
     fn publish_log_stats(&self) {
+        // Called after every group: the history only changes when segments come or go.
+        let (first, last) = (self.log.history_first(), self.log.history_last());
         if let Ok(mut h) = self.state.history.lock() {
-            *h = self.log.history();
+            if h.len() != self.log.segment_count()
+                || h.first().copied() != first
+                || h.last().copied() != last
+            {
+                *h = self.log.history();
+            }
         }
         self.state
             .log_start
