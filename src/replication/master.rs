@@ -161,6 +161,22 @@ pub async fn psync(st: &mut ConnState, args: &[Bytes]) -> Reply {
     ));
     st.repl.checkpoint = Some(ckpt);
     st.repl.raw_after = Some(frame);
+    // Listed (state send_bulk) until it streams or leaves: see `stream` and `left_mid_sync`.
+    if !st.repl.rdb_only {
+        if let Ok(mut r) = sh.repl.replicas.lock() {
+            r.insert(
+                st.client.id,
+                ReplicaInfo {
+                    addr: st.client.addr,
+                    key: key.clone(),
+                    listening_port: st.repl.listening_port.unwrap_or(st.client.addr.port()),
+                    state: super::SEND_BULK,
+                    ack_offset: 0,
+                    last_ack_ms: now_ms(),
+                },
+            );
+        }
+    }
     reply
 }
 
@@ -194,6 +210,24 @@ pub async fn wait(st: &mut ConnState, args: &[Bytes]) -> Reply {
             }
             None => notified.await,
         }
+    }
+}
+
+/// A replica's connection closed during its full sync: it leaves the registry, and its claim
+/// on the checkpoint's offset lasts repl-backlog-ttl, so it can come back and resume.
+pub fn left_mid_sync(st: &mut ConnState, peer: SocketAddr) {
+    let Some(c) = st.repl.checkpoint.take() else {
+        return;
+    };
+    if let Ok(mut r) = st.sh.repl.replicas.lock() {
+        r.remove(&st.client.id);
+    }
+    if !st.repl.rdb_only {
+        let key = st.repl.replica_key(peer);
+        st.sh
+            .writer
+            .state
+            .hold(&key, LogOffset(c.manifest.offset), false);
     }
 }
 
@@ -247,7 +281,7 @@ pub async fn stream(
                 addr,
                 key: key.clone(),
                 listening_port: st.repl.listening_port.unwrap_or(addr.port()),
-                state: "online",
+                state: super::ONLINE,
                 ack_offset: from.0,
                 last_ack_ms: now_ms(),
             },

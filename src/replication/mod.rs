@@ -50,6 +50,11 @@ struct Persisted {
     replicaof: Option<MasterAddr>,
 }
 
+/// A replica streaming the log (counts for WAIT and min-replicas-to-write).
+pub const ONLINE: &str = "online";
+/// A replica downloading a full sync's checkpoint (Redis' name for that phase).
+pub const SEND_BULK: &str = "send_bulk";
+
 /// One replica connected to this master, as INFO and ROLE report it.
 #[derive(Clone, Debug)]
 pub struct ReplicaInfo {
@@ -174,7 +179,11 @@ impl ReplShared {
     pub fn acked_count(&self, offset: u64) -> usize {
         self.replicas
             .lock()
-            .map(|r| r.values().filter(|i| i.ack_offset >= offset).count())
+            .map(|r| {
+                r.values()
+                    .filter(|i| i.state == ONLINE && i.ack_offset >= offset)
+                    .count()
+            })
             .unwrap_or(0)
     }
 
@@ -185,7 +194,9 @@ impl ReplShared {
             .lock()
             .map(|r| {
                 r.values()
-                    .filter(|i| now.saturating_sub(i.last_ack_ms) <= max_lag_s * 1000)
+                    .filter(|i| {
+                        i.state == ONLINE && now.saturating_sub(i.last_ack_ms) <= max_lag_s * 1000
+                    })
                     .count()
             })
             .unwrap_or(0)

@@ -84,16 +84,7 @@ pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
     if let Err(e) = serve(&mut st, &mut sock).await {
         tracing::debug!(client = id, error = %e, "connection ended");
     }
-    if let Some(c) = st.repl.checkpoint.take() {
-        // A replica that left in the middle of a full sync: its claim on the checkpoint's
-        // offset lasts repl-backlog-ttl, so it can come back and resume.
-        if !st.repl.rdb_only {
-            let key = st.repl.replica_key(peer);
-            sh.writer
-                .state
-                .hold(&key, crate::types::LogOffset(c.manifest.offset), false);
-        }
-    }
+    crate::replication::master::left_mid_sync(&mut st, peer);
     if let Ok(mut c) = sh.clients.lock() {
         c.remove(&id);
     }

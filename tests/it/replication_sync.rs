@@ -578,6 +578,13 @@ fn master_kill9_and_a_stalled_link_during_full_sync_converge() {
     let stalled =
         wait_transfer_progress(&[&master, &replica], &mut r, 6, "progress before the stall");
     if stalled {
+        // Listed on the master while it downloads, in Redis' state for that phase.
+        let line = info_field(&mut m, "replication", "slave0").unwrap_or_default();
+        assert!(
+            line.contains("state=send_bulk"),
+            "slave0 during the full sync: {line}"
+        );
+        assert_eq!(field_u64(&mut m, "replication", "connected_slaves"), 1);
         proxy.stall(true);
         wait_for(
             &[&master, &replica],
