@@ -38,6 +38,20 @@ pub async fn backup_from(
     if dir.join("MANIFEST.json").exists() {
         bail!("{} already holds a finished backup", dir.display());
     }
+    // New, empty, or an interrupted backup (only `db/`): never files of something else.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        let other = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .find(|n| n != "db");
+        if let Some(n) = other {
+            bail!(
+                "{} is not empty and not an interrupted backup (it holds {:?})",
+                dir.display(),
+                n
+            );
+        }
+    }
     let mut sock = tokio::time::timeout(TIMEOUT, TcpStream::connect((host, port)))
         .await
         .map_err(|_| anyhow!("connecting to {host}:{port} timed out"))?

@@ -156,6 +156,21 @@ fn network_backup_resumes_starts_as_a_server_and_restores_to_a_point_in_time() {
         other => panic!("CHECKPOINT EXPORT replied {other:?}"),
     };
 
+    // A directory holding anything else is refused, and left as it was.
+    let busy = out.path().join("busy");
+    std::fs::create_dir_all(&busy).expect("mkdir");
+    std::fs::write(busy.join("notes.txt"), "keep me").expect("write");
+    let refused = durakv_backup(srv.port(), "pw", &busy)
+        .wait_with_output()
+        .expect("backup");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not empty"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(std::fs::read_dir(&busy).expect("ls").count(), 1);
+
     // Interrupted: killed while files are still arriving.
     let mut first = durakv_backup(srv.port(), "pw", &dir);
     wait_until(Duration::from_secs(30), "some backup bytes on disk", || {
