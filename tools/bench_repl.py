@@ -55,12 +55,13 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from benchlib import Conn, free_port, resp
 
 VALUE_SIZE = 1000
 MIB = 1 << 20
@@ -73,64 +74,6 @@ POLL_EVERY = 0.02
 
 def log(msg):
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def resp(*args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-
-class Conn:
-    def __init__(self, port, timeout=30):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buf = b""
-
-    def close(self):
-        try:
-            self.s.close()
-        except OSError:
-            pass
-
-    def _fill(self):
-        chunk = self.s.recv(1 << 20)
-        if not chunk:
-            raise RuntimeError("connection closed")
-        self.buf += chunk
-
-    def _read_reply(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        line, rest = self.buf.split(b"\r\n", 1)
-        self.buf = rest
-        t = line[:1]
-        if t == b"$":
-            n = int(line[1:])
-            if n < 0:
-                return None
-            while len(self.buf) < n + 2:
-                self._fill()
-            v, self.buf = self.buf[:n], self.buf[n + 2:]
-            return v
-        if t == b"*":
-            return [self._read_reply() for _ in range(int(line[1:]))]
-        if t == b"-":
-            raise RuntimeError(line.decode(errors="replace"))
-        return line[1:]
-
-    def call(self, *args):
-        self.s.sendall(resp(*args))
-        return self._read_reply()
 
 
 class Info:
@@ -365,7 +308,7 @@ def ratio(d, r):
 
 def phase_full_sync(master, replica, payload, timeout, res, tag):
     """Full sync: SET x 1 on the standalone replica (another history), REPLICAOF, wait."""
-    c = Conn(replica.port)
+    c = Conn(replica.port, timeout=30)
     c.call("SET", "x", "1")
     mst = Info(master.port)
     before = mst.get("stats") or {}
