@@ -54,24 +54,27 @@ pub(super) fn get_i64(con: &mut redis::Connection, key: &str) -> i64 {
         .unwrap_or(0)
 }
 
-/// Pipelines of 1 KiB SETs, each pipeline also INCRing `counter` `incrs` times; returns how
-/// many INCRs were acknowledged (stops at the first failed pipeline).
-fn write_load(
+/// Pipelines of `sets` SETs of `value_len` bytes, each pipeline also INCRing `counter` `incrs`
+/// times; returns how many INCRs were acknowledged (stops at the first failed pipeline).
+pub(super) fn write_load_sized(
     con: &mut redis::Connection,
     prefix: &str,
     pipelines: usize,
     sets: usize,
     incrs: usize,
+    value_len: usize,
 ) -> i64 {
-    let value = "x".repeat(1024);
+    let value = "x".repeat(value_len);
     let mut acked = 0;
     for p in 0..pipelines {
         let mut pipe = redis::pipe();
-        for i in 0..sets {
-            pipe.cmd("SET")
-                .arg(format!("{prefix}:{p}:{i}"))
-                .arg(&value)
-                .ignore();
+        for i in 0..sets.max(incrs) {
+            if i < sets {
+                pipe.cmd("SET")
+                    .arg(format!("{prefix}:{p}:{i}"))
+                    .arg(&value)
+                    .ignore();
+            }
             if i < incrs {
                 pipe.cmd("INCR").arg("counter").ignore();
             }
@@ -79,9 +82,20 @@ fn write_load(
         if pipe.query::<()>(con).is_err() {
             return acked;
         }
-        acked += sets.min(incrs) as i64;
+        acked += incrs as i64;
     }
     acked
+}
+
+/// [`write_load_sized`] with 1 KiB values.
+fn write_load(
+    con: &mut redis::Connection,
+    prefix: &str,
+    pipelines: usize,
+    sets: usize,
+    incrs: usize,
+) -> i64 {
+    write_load_sized(con, prefix, pipelines, sets, incrs, 1024)
 }
 
 #[test]

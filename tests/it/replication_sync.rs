@@ -24,7 +24,7 @@ use rand::{RngCore, SeedableRng};
 use redis::{Connection, Value};
 
 use crate::common::*;
-use crate::replication::{digest, field_u64, get_i64};
+use crate::replication::{digest, field_u64, get_i64, write_load_sized as write_load};
 
 /// Deadline for every wait on replication progress.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(60);
@@ -128,39 +128,6 @@ fn replicaof(con: &mut Connection, port: u16) {
         Value::Okay,
         "REPLICAOF 127.0.0.1 {port}"
     );
-}
-
-/// Pipelines of `sets` SETs of `value_len` bytes, each pipeline also INCRing `counter` `incrs`
-/// times; returns how many INCRs were acknowledged (stops at the first failed pipeline).
-fn write_load(
-    con: &mut Connection,
-    prefix: &str,
-    pipelines: usize,
-    sets: usize,
-    incrs: usize,
-    value_len: usize,
-) -> i64 {
-    let value = "x".repeat(value_len);
-    let mut acked = 0;
-    for p in 0..pipelines {
-        let mut pipe = redis::pipe();
-        for i in 0..sets.max(incrs) {
-            if i < sets {
-                pipe.cmd("SET")
-                    .arg(format!("{prefix}:{p}:{i}"))
-                    .arg(&value)
-                    .ignore();
-            }
-            if i < incrs {
-                pipe.cmd("INCR").arg("counter").ignore();
-            }
-        }
-        if pipe.query::<()>(con).is_err() {
-            return acked;
-        }
-        acked += incrs as i64;
-    }
-    acked
 }
 
 /// `chunks` × `keys` SETs of random (incompressible: the data column family is LZ4) values of
@@ -278,6 +245,18 @@ fn make_divergent(con: &mut Connection) {
     run(con, &["SELECT", "0"]);
 }
 
+/// A standalone node (everysec, plus `extra` flags) with data of its own
+/// ([`make_divergent`]) that is then made a replica of `port` at run time.
+fn divergent_replica_of(port: u16, extra: &[&str]) -> (Server, Connection) {
+    let mut args = vec!["--appendfsync", "everysec"];
+    args.extend_from_slice(extra);
+    let replica = Server::start(&args);
+    let mut r = replica.client();
+    make_divergent(&mut r);
+    replicaof(&mut r, port);
+    (replica, r)
+}
+
 /// Whether every key [`make_divergent`] wrote is gone.
 fn own_keys_gone(con: &mut Connection) -> bool {
     let in_db0: i64 = run_as(con, &["EXISTS", "mine:s", "mine:h", "mine:l"]);
@@ -321,10 +300,7 @@ fn full_sync_of_every_type_then_live_stream() {
     let mut acked = write_load(&mut m, "pre", 3, 100, 100, 512);
 
     // A standalone node with data of its own becomes a replica at run time.
-    let replica = Server::start(&["--appendfsync", "everysec"]);
-    let mut r = replica.client();
-    make_divergent(&mut r);
-    replicaof(&mut r, master.port());
+    let (replica, mut r) = divergent_replica_of(master.port(), &[]);
     let e = run_err(&mut r, &["SET", "x", "1"]);
     assert!(e.starts_with("READONLY"), "a replica refuses writes: {e}");
     wait_synced(&master, &replica);
@@ -526,10 +502,7 @@ fn link_cuts_during_full_sync_converge() {
     let mut acked = write_load(&mut m, "small", 2, 100, 100, 256);
 
     let proxy = Proxy::start(master.port());
-    let replica = Server::start(&["--appendfsync", "everysec"]);
-    let mut r = replica.client();
-    make_divergent(&mut r);
-    replicaof(&mut r, proxy.port());
+    let (replica, mut r) = divergent_replica_of(proxy.port(), &[]);
     let mut cuts = 0;
     while cuts < 3 {
         let what = format!("the full sync to progress before cut {}", cuts + 1);
@@ -569,10 +542,7 @@ fn master_kill9_and_a_stalled_link_during_full_sync_converge() {
     let mut acked = write_load(&mut m, "small", 2, 100, 100, 256);
 
     let proxy = Proxy::start(master.port());
-    let replica = Server::start(&["--appendfsync", "everysec", "--repl-timeout", "2"]);
-    let mut r = replica.client();
-    make_divergent(&mut r);
-    replicaof(&mut r, proxy.port());
+    let (replica, mut r) = divergent_replica_of(proxy.port(), &["--repl-timeout", "2"]);
 
     // A stall mid-transfer: both sides give up after repl-timeout, the replica comes back.
     let stalled =
@@ -698,10 +668,7 @@ fn write_burst_beyond_retention_during_full_sync_does_not_loop() {
     load_incompressible(&mut m, "big", 2, 1500, 4096, 8, exports.path());
     let base = write_load(&mut m, "base", 2, 100, 100, 256);
 
-    let replica = Server::start(&["--appendfsync", "everysec"]);
-    let mut r = replica.client();
-    make_divergent(&mut r);
-    replicaof(&mut r, master.port());
+    let (replica, mut r) = divergent_replica_of(master.port(), &[]);
     wait_for(&[&master, &replica], "the full sync to start", || {
         sync_info(&mut r).in_progress
     });
