@@ -537,6 +537,14 @@ impl Config {
                 format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer")
             })
         };
+        if let Some((_, a)) = r
+            .replication_numbers()
+            .into_iter()
+            .find(|(k, _)| *k == name)
+        {
+            a.store(num(value)?, Ordering::Relaxed);
+            return Ok(());
+        }
         match name {
             "appendfsync" => {
                 let p = FsyncPolicy::parse(value).ok_or_else(|| {
@@ -565,12 +573,6 @@ impl Config {
                 })?;
                 r.replica_serve_stale_data.store(b, Ordering::Relaxed);
             }
-            _ if r.replication_numbers().iter().any(|(k, _)| *k == name) => {
-                let v = num(value)?;
-                if let Some((_, a)) = r.replication_numbers().into_iter().find(|(k, _)| *k == name) {
-                    a.store(v, Ordering::Relaxed);
-                }
-            }
             "port" | "bind" | "dir" | "block-cache-bytes" | "flush-interval-secs" | "io-threads"
             | "backup-dir" | "backup-keep" => {
                 return Err(format!(
@@ -593,7 +595,6 @@ impl Config {
     }
 }
 
-/// Parses "100", "64mb", "1gb" as Redis does for memory-ish values.
 /// `"host port"` (Redis' replicaof syntax).
 pub fn parse_replicaof(v: &str) -> anyhow::Result<(String, u16)> {
     let mut it = v.split_whitespace();
@@ -605,6 +606,7 @@ pub fn parse_replicaof(v: &str) -> anyhow::Result<(String, u16)> {
     }
 }
 
+/// Parses "100", "64mb", "1gb" as Redis does for memory-ish values.
 pub fn parse_memory(v: &str) -> Option<u64> {
     let l = v.to_ascii_lowercase();
     let (num, mul) = if let Some(n) = l.strip_suffix("gb") {

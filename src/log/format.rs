@@ -203,7 +203,6 @@ pub fn encode_record(
     (RECORD_HEADER_LEN + payload.len()) as u64
 }
 
-/// File name of the segment whose first record has offset `base`.
 /// Kind byte of a stream heartbeat (never a log record kind).
 pub const HEARTBEAT_KIND: u8 = 0xFF;
 
@@ -226,6 +225,7 @@ pub fn decode_heartbeat(h: &[u8; RECORD_HEADER_LEN]) -> Option<LogOffset> {
         .then(|| LogOffset(u64::from_le_bytes(arr8(&h[4..12]))))
 }
 
+/// File name of the segment whose first record has offset `base`.
 pub fn segment_file_name(base: LogOffset) -> String {
     format!("{:020}.seg", base.0)
 }

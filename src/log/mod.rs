@@ -265,12 +265,7 @@ impl Log {
             self.segments.pop();
         }
         self.replid = replid;
-        let (file, len) = create_segment(&self.dir, self.end, replid)?;
-        self.active = Arc::new(file);
-        self.active_base = self.end;
-        self.active_len = len;
-        self.segments.push((self.end, replid));
-        Ok(())
+        self.roll()
     }
 
     pub fn history_first(&self) -> Option<(LogOffset, ReplId)> {

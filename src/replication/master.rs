@@ -168,7 +168,6 @@ pub async fn psync(st: &mut ConnState, args: &[Bytes]) -> Reply {
                 st.client.id,
                 ReplicaInfo {
                     addr: st.client.addr,
-                    key: key.clone(),
                     listening_port: st.repl.listening_port.unwrap_or(st.client.addr.port()),
                     state: super::SEND_BULK,
                     ack_offset: 0,
@@ -279,7 +278,6 @@ pub async fn stream(
             id,
             ReplicaInfo {
                 addr,
-                key: key.clone(),
                 listening_port: st.repl.listening_port.unwrap_or(addr.port()),
                 state: super::ONLINE,
                 ack_offset: from.0,

@@ -59,8 +59,6 @@ pub const SEND_BULK: &str = "send_bulk";
 #[derive(Clone, Debug)]
 pub struct ReplicaInfo {
     pub addr: SocketAddr,
-    /// ip:listening-port, the name its log hold is kept under.
-    pub key: String,
     pub listening_port: u16,
     pub state: &'static str,
     pub ack_offset: u64,

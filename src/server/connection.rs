@@ -375,7 +375,6 @@ fn too_few_replicas(sh: &Shared) -> bool {
     let rt = &sh.config.runtime;
     let need = rt.min_replicas_to_write.load(Ordering::Relaxed);
     need > 0
-        && sh.repl.master().is_none()
         && (sh
             .repl
             .good_replicas(rt.min_replicas_max_lag.load(Ordering::Relaxed)) as u64)

@@ -367,13 +367,13 @@ impl Storage {
         Ok(out)
     }
 
-    /// Writes a consistent RocksDB checkpoint into `target` (which must not exist): memtables
-    /// are flushed atomically first, so the checkpoint carries the applied offset it covers.
     /// The RocksDB directory.
     pub fn path(&self) -> &Path {
         Path::new(&self.path)
     }
 
+    /// Writes a consistent RocksDB checkpoint into `target` (which must not exist): memtables
+    /// are flushed atomically first, so the checkpoint carries the applied offset it covers.
     pub fn checkpoint(&self, target: &Path) -> Result<(), StorageError> {
         rocksdb::checkpoint::Checkpoint::new(&self.db)
             .and_then(|c| c.create_checkpoint(target))

@@ -163,6 +163,15 @@ impl WriterState {
         }
     }
 
+    /// Refuses every later write until restart; the first reason is the one reported.
+    pub fn poison(&self, why: String) {
+        tracing::error!(error = %why, "storage failure: refusing writes until restart");
+        if let Ok(mut g) = self.poisoned.lock() {
+            g.get_or_insert(why);
+        }
+        self.is_poisoned.store(true, Ordering::Relaxed);
+    }
+
     pub fn poison_reason(&self) -> Option<String> {
         self.poisoned.lock().ok().and_then(|g| g.clone())
     }
@@ -331,7 +340,9 @@ pub fn start(
         truncated_note = Some(msg);
     }
     let applied = checkpoint_offset;
-    if applied > log.end() && crate::replication::initial_master(&config).is_some() {
+    // Read once: a replica must never run active expiry, not even before the server starts.
+    let is_replica = crate::replication::initial_master(&config).is_some();
+    if applied > log.end() && is_replica {
         // The same on a replica: but its data is its master's history up to `applied` (a
         // replica applies nothing else), so the log restarts there under the same replid and
         // the replica continues with PSYNC from that offset.
@@ -378,7 +389,7 @@ pub fn start(
         last_flush_ms: AtomicU64::new(now_ms()),
         blocked: AtomicU64::new(0),
         end_watch: tokio::sync::watch::Sender::new(log.end().0),
-        replica_mode: AtomicBool::new(crate::replication::initial_master(&config).is_some()),
+        replica_mode: AtomicBool::new(is_replica),
         storage: RwLock::new(storage.clone()),
         history: Mutex::new(log.history()),
         holds: Mutex::new(HashMap::new()),
@@ -842,29 +853,18 @@ impl Writer {
     }
 
     fn poison(&mut self, why: String) {
-        tracing::error!(error = %why, "storage failure: refusing writes until restart");
-        if let Ok(mut g) = self.state.poisoned.lock() {
-            if g.is_none() {
-                *g = Some(why);
-            }
-        }
-        self.state.is_poisoned.store(true, Ordering::Relaxed);
+        self.state.poison(why);
     }
 
     /// Appends encoded records to the log and fsyncs per policy, on this thread (replicated
-    /// records). On failure the writer is poisoned and the bytes are cut off again.
+    /// records; the caller has drained the syncer). On failure the writer is poisoned and the
+    /// bytes are cut off again.
     fn append_durably(&mut self, bytes: &[u8]) -> Result<(), String> {
         let start_end = self.log.end();
         self.append(bytes)?;
         if self.config.runtime.appendfsync() == FsyncPolicy::Always {
-            self.sync_barrier();
             if let Err(e) = self.log.sync() {
-                let why = format!("{e}");
-                self.poison(why.clone());
-                if let Err(e2) = self.log.truncate_to(start_end) {
-                    tracing::error!(error = %e2, "could not cut back a failed log append");
-                }
-                return Err(why);
+                return Err(self.fail_append(start_end, format!("{e}")));
             }
             self.note_fsync();
         }
@@ -877,14 +877,19 @@ impl Writer {
     fn append(&mut self, bytes: &[u8]) -> Result<(), String> {
         let start_end = self.log.end();
         if let Err(e) = self.log.append(bytes) {
-            let why = format!("{e}");
-            self.poison(why.clone());
-            if let Err(e2) = self.log.truncate_to(start_end) {
-                tracing::error!(error = %e2, "could not cut back a failed log append");
-            }
-            return Err(why);
+            return Err(self.fail_append(start_end, format!("{e}")));
         }
         Ok(())
+    }
+
+    /// A failed append or fsync: poison the writer and cut the bytes back off the log, so
+    /// records whose senders were told they failed are never replayed.
+    fn fail_append(&mut self, start_end: LogOffset, why: String) -> String {
+        self.poison(why.clone());
+        if let Err(e2) = self.log.truncate_to(start_end) {
+            tracing::error!(error = %e2, "could not cut back a failed log append");
+        }
+        why
     }
 
     /// Logs the group's records, fsyncs per policy, applies the batch, then replies.
@@ -894,11 +899,7 @@ impl Writer {
         let offload = self.config.runtime.appendfsync() == FsyncPolicy::Always;
         if ok && !self.records.is_empty() {
             let records = std::mem::take(&mut self.records);
-            ok = if offload {
-                self.append(&records).is_ok()
-            } else {
-                self.append_durably(&records).is_ok()
-            };
+            ok = self.append(&records).is_ok();
             self.records = records;
         }
         self.records.clear();

@@ -51,13 +51,7 @@ impl Writer {
         if self.log.replid() == replid {
             return Ok(());
         }
-        let empty = self.log.end() == LogOffset::ZERO && self.log.start() == LogOffset::ZERO;
-        let r = if empty {
-            self.log.reset_at(LogOffset::ZERO, replid)
-        } else {
-            self.log.start_history(replid)
-        };
-        r.map_err(|e| format!("{e}"))?;
+        self.log.start_history(replid).map_err(|e| format!("{e}"))?;
         let mut b = rocksdb::WriteBatch::default();
         self.storage.put_replid(&mut b, replid);
         self.storage.write(b).map_err(|e| format!("{e}"))?;
@@ -67,7 +61,7 @@ impl Writer {
             *g = replid;
         }
         self.publish_log_stats();
-        tracing::info!(replid = %replid, at = %self.log.end(), restarted = empty, "log continues under a new replid");
+        tracing::info!(replid = %replid, at = %self.log.end(), "log continues under a new replid");
         Ok(())
     }
 

@@ -71,7 +71,7 @@ impl Syncer {
 
 impl Drop for Syncer {
     fn drop(&mut self) {
-        self.barrier();
+        // Closing the channel lets the thread finish every queued job, then end.
         let (dead, _) = mpsc::channel();
         drop(std::mem::replace(&mut self.tx, dead));
         if let Some(t) = self.thread.take() {
@@ -102,11 +102,7 @@ fn run(rx: mpsc::Receiver<Job>, state: Arc<WriterState>) {
                 }
                 Err(e) => {
                     let why = format!("fsync of the log failed before offset {end}: {e}");
-                    tracing::error!(error = %why, "storage failure: refusing writes until restart");
-                    if let Ok(mut g) = state.poisoned.lock() {
-                        g.get_or_insert(why.clone());
-                    }
-                    state.is_poisoned.store(true, Ordering::Relaxed);
+                    state.poison(why.clone());
                     Err(why)
                 }
             },
