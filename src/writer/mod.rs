@@ -647,6 +647,11 @@ impl Writer {
                 Ok(r)
             }
             (Ok(r), Some(b)) => {
+                // Parking changes nothing the client sees, but looking the keys up may have
+                // deleted expired ones: those DELs are in the batch, so they must be logged.
+                if !effects.is_empty() {
+                    self.add_record(db, now, &effects);
+                }
                 let (tx, _) = oneshot::channel();
                 Err(Box::new(Waiter {
                     db,

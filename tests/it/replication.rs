@@ -607,3 +607,42 @@ fn replica_without_a_link_answers_masterdown_when_told_not_to_serve_stale_data()
     );
     assert_eq!(run(&mut r, &["GET", "k"]), Value::Nil);
 }
+
+/// A blocking pop that parks on an expired key deletes the key; the DEL must reach the log,
+/// or a replica keeps a key its master no longer has.
+#[test]
+fn a_blocking_pop_parked_on_an_expired_key_logs_its_del() {
+    let master = Server::start(&[]);
+    let mut m = master.client();
+    let replica = start_replica_of(master.port(), &[]);
+    // Keys that expire first keep active expiry (200 keys per 100 ms, oldest first) busy, so
+    // the blocking pops below are what finds their keys expired.
+    let mut pipe = redis::pipe();
+    for i in 0..4000 {
+        pipe.cmd("SET")
+            .arg(format!("filler:{i}"))
+            .arg("x")
+            .arg("PX")
+            .arg(20)
+            .ignore();
+    }
+    pipe.cmd("ZADD").arg("z").arg(1).arg("a").ignore();
+    pipe.cmd("RPUSH").arg("l").arg("a").ignore();
+    pipe.cmd("PEXPIRE").arg("z").arg(40).ignore();
+    pipe.cmd("PEXPIRE").arg("l").arg(40).ignore();
+    pipe.query::<()>(&mut m).expect("load");
+    std::thread::sleep(Duration::from_millis(80));
+    assert_eq!(run(&mut m, &["BZPOPMIN", "z", "0.05"]), Value::Nil);
+    assert_eq!(run(&mut m, &["BLPOP", "l", "0.05"]), Value::Nil);
+    wait_until(SYNC_TIMEOUT, "active expiry to empty the master", || {
+        run(&mut m, &["DBSIZE"]) == Value::Int(0)
+    });
+    wait_synced(&master, &replica);
+    let mut r = replica.client();
+    assert_eq!(
+        run(&mut r, &["DBSIZE"]),
+        Value::Int(0),
+        "the replica applied the DELs of the expired keys"
+    );
+    assert_eq!(digest(&mut m), digest(&mut r));
+}
