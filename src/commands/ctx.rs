@@ -141,7 +141,9 @@ impl View for ReadCtx<'_> {
     }
 
     fn scan_keys(&self, from: &[u8], f: &mut dyn FnMut(&[u8], &Entry) -> bool) -> ExecResult<()> {
-        self.storage.scan_db(self.db, from, |k, e| f(k, &e))
+        // After `pin` (DEBUG DIGEST) keys, entries and elements come from one snapshot.
+        self.storage
+            .scan_db(self.db, from, self.snap.get(), |k, e| f(k, &e))
     }
 }
 
@@ -644,7 +646,7 @@ impl View for WriteCtx<'_> {
             .collect();
         let mut stop = false;
         if !self.group.flushed[db as usize] {
-            self.storage.scan_db(db, from, |k, e| {
+            self.storage.scan_db(db, from, None, |k, e| {
                 while let Some((&pk, _)) = pending.first_key_value() {
                     if pk >= k {
                         break;

@@ -319,13 +319,20 @@ impl Storage {
         &self,
         db: u8,
         from: &[u8],
+        snap: Option<&rocksdb::Snapshot<'_>>,
         mut f: impl FnMut(&[u8], Entry) -> bool,
     ) -> Result<(), StorageError> {
         let start = data_key(db, from);
         let cf = self.cf(CF_DATA);
-        let iter = self
-            .db
-            .iterator_cf(&cf, IteratorMode::From(&start, rocksdb::Direction::Forward));
+        let mut ro = rocksdb::ReadOptions::default();
+        if let Some(s) = snap {
+            ro.set_snapshot(s);
+        }
+        let iter = self.db.iterator_cf_opt(
+            &cf,
+            ro,
+            IteratorMode::From(&start, rocksdb::Direction::Forward),
+        );
         for item in iter {
             let (k, v) = item.map_err(self.err("scan"))?;
             if k.first() != Some(&db) {
