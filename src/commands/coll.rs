@@ -158,7 +158,7 @@ pub fn copy_value(
     let version = ctx.new_version();
     let to = coll_prefix(dst_db, dst, version);
     let end = prefix_end(&from);
-    for space in Space::ALL {
+    for &space in Space::used_by(e.kind) {
         let mut items = Vec::new();
         ctx.elem_scan(space, &from, &end, false, &mut |k, v| {
             items.push((k[from.len()..].to_vec(), Bytes::copy_from_slice(v)));

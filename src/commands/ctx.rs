@@ -448,7 +448,7 @@ impl<'a> WriteCtx<'a> {
         let prefix = coll_prefix(self.db, key, m.version);
         if m.size <= POINT_DELETE_MAX {
             let end = crate::storage::prefix_end(&prefix);
-            for space in Space::ALL {
+            for &space in Space::used_by(old.kind) {
                 let mut keys = Vec::new();
                 self.elem_scan(space, &prefix, &end, false, &mut |k, _| {
                     keys.push(k.to_vec());

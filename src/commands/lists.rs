@@ -28,7 +28,9 @@ use bytes::Bytes;
 use super::coll::{clamp_range, positive_count, Coll};
 use super::ctx::{parse_timeout, Block, View, WriteCtx};
 use super::errors::{self, ExecResult};
-use super::{eq_ignore_case, int_arg, parse_i64, CommandSpec, Exec, R, RF, WD, WF};
+use super::{
+    eq_ignore_case, int_arg, parse_i64, CommandSpec, Exec, R, RF, W, WD, WF, W_POP_MOVABLE,
+};
 use crate::cmd;
 use crate::protocol::Reply;
 use crate::storage::{Space, ValueType};
@@ -36,9 +38,7 @@ use crate::try_reply;
 
 const LIST: ValueType = ValueType::List;
 
-const WDN: &[&str] = &["write", "denyoom"];
 const WO: &[&str] = &["write"];
-const WMOV: &[&str] = &["write", "movablekeys"];
 const BLK: &[&str] = &["write", "noscript", "blocking"];
 const BLKD: &[&str] = &["write", "denyoom", "noscript", "blocking"];
 const BLKM: &[&str] = &["write", "blocking", "movablekeys"];
@@ -53,14 +53,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("llen", 2, RF, 1, 1, 1, Exec::Read(llen)),
     cmd!("lrange", 4, R, 1, 1, 1, Exec::Read(lrange)),
     cmd!("lindex", 3, R, 1, 1, 1, Exec::Read(lindex)),
-    cmd!("lset", 4, WDN, 1, 1, 1, Exec::Write(lset)),
+    cmd!("lset", 4, W, 1, 1, 1, Exec::Write(lset)),
     cmd!("lrem", 4, WO, 1, 1, 1, Exec::Write(lrem)),
     cmd!("ltrim", 4, WO, 1, 1, 1, Exec::Write(ltrim)),
-    cmd!("linsert", 5, WDN, 1, 1, 1, Exec::Write(linsert)),
+    cmd!("linsert", 5, W, 1, 1, 1, Exec::Write(linsert)),
     cmd!("lpos", -3, R, 1, 1, 1, Exec::Read(lpos)),
-    cmd!("lmove", 5, WDN, 1, 2, 1, Exec::Write(lmove)),
-    cmd!("rpoplpush", 3, WDN, 1, 2, 1, Exec::Write(rpoplpush)),
-    cmd!("lmpop", -4, WMOV, 0, 0, 0, Exec::Write(lmpop)),
+    cmd!("lmove", 5, W, 1, 2, 1, Exec::Write(lmove)),
+    cmd!("rpoplpush", 3, W, 1, 2, 1, Exec::Write(rpoplpush)),
+    cmd!("lmpop", -4, W_POP_MOVABLE, 0, 0, 0, Exec::Write(lmpop)),
     cmd!("blpop", -3, BLK, 1, -2, 1, Exec::Write(blpop)),
     cmd!("brpop", -3, BLK, 1, -2, 1, Exec::Write(brpop)),
     cmd!("blmove", 6, BLKD, 1, 2, 1, Exec::Write(blmove)),

@@ -60,6 +60,8 @@ impl CommandSpec {
 }
 
 pub const W: &[&str] = &["write", "denyoom"];
+/// Pops whose keys are found by parsing (LMPOP, ZMPOP).
+pub const W_POP_MOVABLE: &[&str] = &["write", "movablekeys"];
 pub const WF: &[&str] = &["write", "denyoom", "fast"];
 pub const WD: &[&str] = &["write", "fast"];
 pub const R: &[&str] = &["readonly"];

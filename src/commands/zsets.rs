@@ -44,7 +44,9 @@ use super::coll::{clamp_range, pick_random, positive_count, rand_args, Coll};
 use super::ctx::{parse_timeout, Block, View, WriteCtx};
 use super::errors::{self, ExecResult};
 
-use super::{eq_ignore_case, float_arg, int_arg, parse_i64, CommandSpec, Exec, R, RF, WD, WF};
+use super::{
+    eq_ignore_case, float_arg, int_arg, parse_i64, CommandSpec, Exec, R, RF, WD, WF, W_POP_MOVABLE,
+};
 use crate::cmd;
 use crate::protocol::format_double;
 use crate::protocol::Reply;
@@ -73,7 +75,6 @@ const LOG_CHUNK_PAIRS: usize = 512;
 
 const WRITE: &[&str] = &["write"];
 const W_MOVABLE: &[&str] = &["write", "denyoom", "movablekeys"];
-const W_POP_MOVABLE: &[&str] = &["write", "movablekeys"];
 const R_MOVABLE: &[&str] = &["readonly", "movablekeys"];
 const W_BLOCKING: &[&str] = &["write", "noscript", "blocking", "fast"];
 const W_BLOCKING_MOVABLE: &[&str] = &["write", "blocking", "movablekeys"];
@@ -388,10 +389,7 @@ mod blocks {
             &mut |score, member| {
                 seen += 1;
                 if seen == half {
-                    let mut m = c.prefix.clone();
-                    m.extend_from_slice(&super::score_key(score));
-                    m.extend_from_slice(member);
-                    mid = Some(m);
+                    mid = Some(super::idx_key(c, score, member));
                     return false;
                 }
                 true

@@ -64,6 +64,14 @@ pub enum Space {
 impl Space {
     pub const ALL: [Space; 3] = [Space::Elements, Space::Scores, Space::Ranks];
 
+    /// The spaces a collection of `kind` has keys in: only sorted sets use scores and ranks.
+    pub fn used_by(kind: ValueType) -> &'static [Space] {
+        match kind {
+            ValueType::ZSet => &Space::ALL,
+            _ => &Space::ALL[..1],
+        }
+    }
+
     pub fn cf_name(self) -> &'static str {
         match self {
             Space::Elements => CF_ELEMENTS,
