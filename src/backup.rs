@@ -79,15 +79,7 @@ pub async fn backup_from(
         created_ms: now_ms(),
         files: m.files.clone(),
     };
-    let tmp = dir.join("MANIFEST.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&manifest)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .with_context(|| format!("fsync {}", tmp.display()))?;
-    std::fs::rename(&tmp, dir.join("MANIFEST.json"))
-        .with_context(|| format!("renaming {}", tmp.display()))?;
-    crate::log::sync_dir(dir)?;
+    crate::datadir::write_json_atomically(&dir.join("MANIFEST.json"), &manifest)?;
     Ok(BackupReport {
         offset: m.offset,
         files: m.files.len(),

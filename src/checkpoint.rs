@@ -6,12 +6,11 @@
 //! from the live counter. `durakv --dir <dir>` starts from it under a new replid (writer.rs).
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::log::sync_dir;
 use crate::storage::Storage;
 use crate::types::now_ms;
 
@@ -111,18 +110,8 @@ pub fn export(storage: &Storage, dir: &Path) -> Result<Manifest, CheckpointError
         created_ms: now_ms(),
         files,
     };
-    let tmp = dir.join("MANIFEST.json.tmp");
     let fin = dir.join("MANIFEST.json");
-    let mut f = fs::File::create(&tmp).map_err(io("create", &tmp))?;
-    f.write_all(&serde_json::to_vec_pretty(&manifest)?)
-        .and_then(|_| f.sync_all())
-        .map_err(io("write", &tmp))?;
-    fs::rename(&tmp, &fin).map_err(io("rename", &tmp))?;
-    sync_dir(dir).map_err(|e| CheckpointError::Io {
-        what: "fsync dir",
-        path: dir.to_path_buf(),
-        source: std::io::Error::other(e.to_string()),
-    })?;
+    crate::datadir::write_json_atomically(&fin, &manifest).map_err(io("write", &fin))?;
     tracing::info!(dir = %dir.display(), offset = manifest.offset, files = manifest.files.len(), "checkpoint exported");
     Ok(manifest)
 }

@@ -49,17 +49,29 @@ fn read_pointer(dir: &Path) -> anyhow::Result<Option<Pointer>> {
     }
 }
 
-fn write_pointer(dir: &Path, ptr: &Pointer) -> anyhow::Result<()> {
-    let fin = dir.join(POINTER);
-    let tmp = dir.join(format!("{POINTER}.tmp"));
-    let text = serde_json::to_vec_pretty(ptr)?;
-    let mut f = fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+/// Writes `value` as JSON to `path` so that a crash leaves either the old file or the new
+/// one: a temporary file, fsync, rename, fsync of the directory. Errors name the file.
+pub fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let named = |what: &str, p: &Path, e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()))
+    };
+    let text = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = fs::File::create(&tmp).map_err(|e| named("creating", &tmp, e))?;
     f.write_all(&text)
         .and_then(|_| f.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, &fin).with_context(|| format!("renaming {}", tmp.display()))?;
-    sync_dir(dir)?;
-    Ok(())
+        .map_err(|e| named("writing", &tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| named("renaming", &tmp, e))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| named("fsync of directory", dir, e))
+}
+
+fn write_pointer(dir: &Path, ptr: &Pointer) -> anyhow::Result<()> {
+    Ok(write_json_atomically(&dir.join(POINTER), ptr)?)
 }
 
 fn reset_log(dir: &Path, segment_bytes: u64, r: &PendingReset) -> anyhow::Result<Log> {

@@ -25,7 +25,6 @@ pub mod replica;
 pub mod sync_source;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -147,19 +146,7 @@ impl ReplShared {
         let p = Persisted {
             replicaof: master.clone(),
         };
-        let tmp = self.state_path.with_extension("json.tmp");
-        let text = serde_json::to_vec_pretty(&p)?;
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&text)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.state_path)?;
-            if let Some(d) = self.state_path.parent() {
-                std::fs::File::open(d)?.sync_all()?;
-            }
-            Ok(())
-        };
-        write().map_err(|e| anyhow::anyhow!("writing {}: {e}", self.state_path.display()))?;
+        crate::datadir::write_json_atomically(&self.state_path, &p)?;
         self.link_up.store(false, Ordering::Relaxed);
         self.target.send_replace(master);
         Ok(())
