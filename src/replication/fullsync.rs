@@ -136,11 +136,11 @@ pub async fn download(
             .map_err(|e| anyhow!("checking staged files: {e}"))??;
         match have {
             Some((size, crc)) if size == f.size && crc == f.crc32c => already += size,
-            Some((size, _)) if size < f.size => {
+            Some((size, crc)) if size < f.size => {
                 already += size;
-                plan.push((f.clone(), path, size));
+                plan.push((f.clone(), path, size, crc));
             }
-            _ => plan.push((f.clone(), path, 0)),
+            _ => plan.push((f.clone(), path, 0, 0)),
         }
     }
     report(already);
@@ -154,41 +154,37 @@ pub async fn download(
     }
     tracing::info!(id = %m.id, offset = m.offset, files = m.files.len(), total_bytes = total, "full sync: downloading the master's checkpoint");
     let mut progress = Progress::new(total, already);
-    for (f, path, from) in plan {
-        let mut from = from;
+    for (f, path, from, crc) in plan {
+        let (mut from, mut crc) = (from, crc);
         loop {
-            fetch(
+            // The crc runs on over the bytes as they are written: no read-back of the file.
+            crc = fetch(
                 sock,
                 buf,
                 &m.id,
                 &f,
                 &path,
                 from,
+                crc,
                 timeout,
                 &mut progress,
                 report,
             )
             .await?;
-            let p = path.clone();
-            let (size, crc) = tokio::task::spawn_blocking(move || file_crc32c(&p))
-                .await
-                .map_err(|e| anyhow!("checking {}: {e}", path.display()))?
-                .with_context(|| format!("reading {}", path.display()))?;
-            if size == f.size && crc == f.crc32c {
+            if crc == f.crc32c {
                 break;
             }
             if from == 0 {
                 bail!(
-                    "{} arrived with size {size} crc {crc:08x}, the manifest says {} / {:08x}",
+                    "{} arrived with crc {crc:08x}, the manifest says {:08x}",
                     f.name,
-                    f.size,
                     f.crc32c
                 );
             }
             // The part kept from before did not belong to this file: fetch it whole.
             tracing::warn!(file = %f.name, "resumed file failed its checksum: fetching it again");
-            progress.read -= size;
-            from = 0;
+            progress.read -= f.size;
+            (from, crc) = (0, 0);
         }
     }
     progress.log(true);
@@ -242,7 +238,8 @@ impl Progress {
     }
 }
 
-/// Asks for one file from `from` and appends what arrives to `path`.
+/// Asks for one file from `from` and appends what arrives to `path`; returns the crc32c of
+/// the whole file, continuing `crc` (that of its first `from` bytes).
 #[allow(clippy::too_many_arguments)]
 async fn fetch(
     sock: &mut TcpStream,
@@ -251,10 +248,12 @@ async fn fetch(
     f: &ManifestFile,
     path: &Path,
     from: u64,
+    crc: u32,
     timeout: Duration,
     progress: &mut Progress,
     report: &(dyn Fn(u64) + Sync),
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u32> {
+    let mut crc = crc;
     let mut out = Vec::new();
     encode_command(
         &mut out,
@@ -295,6 +294,7 @@ async fn fetch(
         file.write_all(&buf[..n])
             .await
             .with_context(|| format!("writing {}", path.display()))?;
+        crc = crc32c::crc32c_append(crc, &buf[..n]);
         buf.advance(n);
         left -= n as u64;
         progress.read += n as u64;
@@ -309,7 +309,7 @@ async fn fetch(
         bail!("file {} not followed by CRLF", f.name);
     }
     buf.advance(2);
-    Ok(())
+    Ok(crc)
 }
 
 /// Size and crc of a staged file, `None` when it is not there.
