@@ -14,14 +14,19 @@ use crate::protocol::Reply;
 use crate::storage::ValueType;
 use crate::types::now_ms;
 
+/// PING [message], also what MULTI queues.
+pub fn ping(args: &[Bytes]) -> Reply {
+    match args.len() {
+        1 => Reply::Simple("PONG".into()),
+        2 => Reply::Bulk(args[1].clone()),
+        _ => Reply::err(errors::wrong_arity("ping")),
+    }
+}
+
 pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     match name.as_str() {
-        "ping" => match args.len() {
-            1 => Reply::Simple("PONG".into()),
-            2 => Reply::Bulk(args[1].clone()),
-            _ => Reply::err(errors::wrong_arity("ping")),
-        },
+        "ping" => ping(args),
         "echo" => Reply::Bulk(args[1].clone()),
         "quit" => {
             st.close = true;

@@ -150,10 +150,7 @@ pub async fn exec(st: &mut ConnState, name: &str, args: &[Bytes]) -> Reply {
 }
 
 fn ping(_: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
-    Ok(match args.len() {
-        1 => Reply::Simple("PONG".into()),
-        _ => Reply::Bulk(args[1].clone()),
-    })
+    Ok(super::admin::ping(args))
 }
 
 fn echo(_: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {

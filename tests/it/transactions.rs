@@ -545,3 +545,22 @@ fn ltrim_that_trims_nothing_still_breaks_a_watch() {
     expect(&mut c, &["EXEC"], Resp::NullArray);
     expect(&mut other, &["EXISTS", "applied"], Resp::Int(0));
 }
+
+/// PING inside MULTI answers as PING outside it: two arguments are an arity error, inside
+/// EXEC's reply.
+#[test]
+fn ping_inside_multi_answers_like_ping() {
+    let srv = Server::start(&[]);
+    let mut c = srv.raw();
+    expect(&mut c, &["MULTI"], ok());
+    expect(&mut c, &["PING"], queued());
+    expect(&mut c, &["PING", "a", "b"], queued());
+    expect(
+        &mut c,
+        &["EXEC"],
+        Resp::Array(vec![
+            Resp::Simple("PONG".into()),
+            Resp::Error("ERR wrong number of arguments for 'ping' command".into()),
+        ]),
+    );
+}
