@@ -196,6 +196,7 @@ fn start_io_threads(
             .name(format!("durakv-io-{i}"))
             .spawn(move || {
                 rt.block_on(async move {
+                    sh.writer.install_handoff();
                     while let Some((sock, peer)) = rx.recv().await {
                         match tokio::net::TcpStream::from_std(sock) {
                             Ok(sock) => {

@@ -14,6 +14,7 @@
 //! It runs on its own OS thread, never on tokio workers, and never waits on a socket: replies
 //! go through oneshot channels.
 
+pub mod handoff;
 mod replicated;
 mod syncer;
 pub mod waiters;
@@ -36,6 +37,7 @@ use crate::log::{Log, LogError};
 use crate::protocol::{decode_commands, encode_command, Reply};
 use crate::storage::{DbCounts, Storage, DATABASES};
 use crate::types::{now_ms, LogOffset, ReplId};
+use handoff::ReplyTx;
 use waiters::{Waiter, Waiters, WatchFlag, Watches};
 
 /// Most jobs folded into one group commit, and most record bytes: bounds latency of a group.
@@ -68,7 +70,7 @@ pub enum JobKind {
 }
 
 /// A job's reply channel and the replies computed for it, sent once the group is committed.
-type PendingReply = (oneshot::Sender<Vec<Reply>>, Vec<Reply>);
+type PendingReply = (ReplyTx, Vec<Reply>);
 
 pub enum WriterMsg {
     /// Consecutive write commands of one client, executed in order in database `db`.
@@ -76,7 +78,7 @@ pub enum WriterMsg {
         db: u8,
         cmds: Vec<WriteCommand>,
         kind: JobKind,
-        reply: oneshot::Sender<Vec<Reply>>,
+        reply: ReplyTx,
     },
     /// A reader saw `key` expired: delete it (after re-checking) and log the DEL.
     Expired { db: u8, key: Bytes },
@@ -227,10 +229,17 @@ impl WriterState {
 #[derive(Clone)]
 pub struct WriterHandle {
     tx: mpsc::Sender<WriterMsg>,
+    direct: DirectWriter,
     pub state: Arc<WriterState>,
 }
 
 impl WriterHandle {
+    /// Installs the batched hand-off on the calling I/O thread (see [`handoff`]): from then
+    /// on its jobs and replies cross to the writer a group at a time.
+    pub fn install_handoff(&self) {
+        handoff::install(self.direct.clone());
+    }
+
     /// Submits a job; the reply arrives once the job's records are durable per policy and
     /// applied.
     pub fn submit(&self, db: u8, cmds: Vec<WriteCommand>) -> oneshot::Receiver<Vec<Reply>> {
@@ -245,12 +254,24 @@ impl WriterHandle {
     ) -> oneshot::Receiver<Vec<Reply>> {
         let (tx, rx) = oneshot::channel();
         // If the writer is gone the receiver errors, which the caller reports.
-        let _ = self.tx.send(WriterMsg::Job {
+        // A blocking command goes to the writer thread, which keeps the parked clients'
+        // deadlines; everything else is committed by the hand-off in the next burst.
+        let via = match kind {
+            JobKind::Blocking => None,
+            _ => handoff::current(),
+        };
+        let msg = WriterMsg::Job {
             db,
             cmds,
             kind,
-            reply: tx,
-        });
+            reply: ReplyTx::new(tx, via.clone()),
+        };
+        match via {
+            Some(h) => h.queue_job(msg),
+            None => {
+                let _ = self.tx.send(msg);
+            }
+        }
         rx
     }
 
@@ -305,6 +326,26 @@ struct Writer {
     syncer: syncer::Syncer,
     /// Groups handed to the syncer and not yet known to be answered.
     sync_pending: bool,
+    /// Closed at shutdown: I/O threads still handing jobs over get an error.
+    stopped: bool,
+}
+
+/// The writer is shared by its own thread and the I/O threads that commit their bursts
+/// directly; a panic while one held it leaves the state as the panic left it, as it would on
+/// the writer's own thread.
+fn lock_writer(w: &Mutex<Writer>) -> std::sync::MutexGuard<'_, Writer> {
+    w.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What an I/O thread commits through: the writer's state, locked for one burst.
+#[derive(Clone)]
+pub struct DirectWriter(Arc<Mutex<Writer>>);
+
+impl DirectWriter {
+    /// Runs and commits `batch` (drained) as the writer thread would, on the calling thread.
+    pub fn commit(&self, batch: &mut Vec<WriterMsg>) {
+        lock_writer(&self.0).commit_direct(batch);
+    }
 }
 
 /// Opens the log, recovers (truncating a torn tail, replaying after the applied offset), and
@@ -411,6 +452,7 @@ pub fn start(
         syncer: syncer::Syncer::start(state.clone())
             .map_err(|e| LogError::io("spawn fsync thread", &log_dir, e))?,
         sync_pending: false,
+        stopped: false,
     };
     if stored_replid != Some(replid) {
         let mut b = rocksdb::WriteBatch::default();
@@ -423,11 +465,13 @@ pub fn start(
     w.replay_from(applied.max(w.log.start()))?;
     state.publish_counts(&w.group.counts);
     let (tx, rx) = mpsc::channel();
+    let shared = Arc::new(Mutex::new(w));
+    let direct = DirectWriter(shared.clone());
     let thread = std::thread::Builder::new()
         .name("durakv-writer".into())
-        .spawn(move || w.run(rx))
+        .spawn(move || Writer::run(shared, rx))
         .map_err(|e| LogError::io("spawn writer thread", &log_dir, e))?;
-    Ok((WriterHandle { tx, state }, thread))
+    Ok((WriterHandle { tx, direct, state }, thread))
 }
 
 impl Writer {
@@ -485,84 +529,135 @@ impl Writer {
         commit_applied(&self.storage, &mut self.group, applied)
     }
 
-    fn run(mut self, rx: mpsc::Receiver<WriterMsg>) {
+    /// Runs one message as part of the current group. Returns the caller to answer when it is
+    /// a shutdown (which ends the group).
+    fn handle(
+        &mut self,
+        m: WriterMsg,
+        now: u64,
+        jobs: &mut Vec<PendingReply>,
+    ) -> Option<mpsc::Sender<()>> {
+        self.group.track_touches = !self.waiters.is_empty() || !self.watches.is_empty();
+        match m {
+            WriterMsg::Job {
+                db,
+                cmds,
+                kind,
+                reply,
+            } => self.run_job(db, cmds, kind, reply, now, jobs),
+            WriterMsg::Expired { .. } if self.state.replica_mode.load(Ordering::Relaxed) => {}
+            WriterMsg::Expired { db, key } => {
+                self.exec_internal(db, now, |ctx| {
+                    ctx.lookup(&key)?;
+                    Ok(())
+                });
+            }
+            WriterMsg::Shutdown { done } => return Some(done),
+            WriterMsg::Replicated { bytes, reply } => {
+                // Its own batch: whatever is pending goes first, in order.
+                self.commit_group(jobs);
+                self.sync_barrier();
+                let _ = reply.send(self.apply_replicated(&bytes));
+            }
+            WriterMsg::SetReplid { replid, reply } => {
+                self.commit_group(jobs);
+                self.sync_barrier();
+                let _ = reply.send(self.set_replid(replid));
+            }
+            WriterMsg::InstallCheckpoint {
+                staged_db,
+                offset,
+                replid,
+                reply,
+            } => {
+                self.commit_group(jobs);
+                self.sync_barrier();
+                let _ = reply.send(self.install_checkpoint(&staged_db, offset, replid));
+            }
+        }
+        self.after_writes(now, jobs);
+        None
+    }
+
+    fn group_full(&self, n: usize) -> bool {
+        n >= MAX_GROUP_JOBS || self.records.len() >= MAX_GROUP_BYTES
+    }
+
+    /// After a group: time out blocked clients, publish how many are parked.
+    fn after_group(&mut self) {
+        if !self.waiters.is_empty() {
+            self.waiters.expire(Instant::now());
+        }
+        self.state
+            .blocked
+            .store(self.waiters.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Commits a burst of jobs an I/O thread handed over, on that thread (see [`handoff`]):
+    /// one group, or several if it exceeds a group's bounds.
+    fn commit_direct(&mut self, batch: &mut Vec<WriterMsg>) {
+        let mut jobs = Vec::with_capacity(batch.len());
+        if self.stopped {
+            for m in batch.drain(..) {
+                if let WriterMsg::Job { reply, cmds, .. } = m {
+                    reply.send(vec![
+                        Reply::err("ERR durakv writer is not running");
+                        cmds.len()
+                    ]);
+                }
+            }
+            return;
+        }
+        let now = now_ms();
+        let mut n = 0;
+        for m in batch.drain(..) {
+            if let Some(done) = self.handle(m, now, &mut jobs) {
+                // Never queued by a hand-off; answered rather than lost.
+                let _ = done.send(());
+            }
+            n += 1;
+            if self.group_full(n) {
+                self.commit_group(&mut jobs);
+                n = 0;
+            }
+        }
+        self.commit_group(&mut jobs);
+        self.after_group();
+    }
+
+    fn run(shared: Arc<Mutex<Writer>>, rx: mpsc::Receiver<WriterMsg>) {
         let mut jobs: Vec<PendingReply> = Vec::new();
         loop {
-            let timeout = self.next_tick_in();
+            let timeout = lock_writer(&shared).next_tick_in();
             let first = match rx.recv_timeout(timeout) {
                 Ok(m) => Some(m),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.close();
+                    let mut w = lock_writer(&shared);
+                    w.close();
                     return;
                 }
             };
+            let mut w = lock_writer(&shared);
             let mut shutdown = None;
             if let Some(first) = first {
                 let mut msg = Some(first);
                 let mut n = 0;
                 let now = now_ms();
                 while let Some(m) = msg.take() {
-                    self.group.track_touches = !self.waiters.is_empty() || !self.watches.is_empty();
-                    match m {
-                        WriterMsg::Job {
-                            db,
-                            cmds,
-                            kind,
-                            reply,
-                        } => self.run_job(db, cmds, kind, reply, now, &mut jobs),
-                        WriterMsg::Expired { .. }
-                            if self.state.replica_mode.load(Ordering::Relaxed) => {}
-                        WriterMsg::Expired { db, key } => {
-                            self.exec_internal(db, now, |ctx| {
-                                ctx.lookup(&key)?;
-                                Ok(())
-                            });
-                        }
-                        WriterMsg::Shutdown { done } => {
-                            shutdown = Some(done);
-                            break;
-                        }
-                        WriterMsg::Replicated { bytes, reply } => {
-                            // Its own batch: whatever is pending goes first, in order.
-                            self.commit_group(&mut jobs);
-                            self.sync_barrier();
-                            let _ = reply.send(self.apply_replicated(&bytes));
-                        }
-                        WriterMsg::SetReplid { replid, reply } => {
-                            self.commit_group(&mut jobs);
-                            self.sync_barrier();
-                            let _ = reply.send(self.set_replid(replid));
-                        }
-                        WriterMsg::InstallCheckpoint {
-                            staged_db,
-                            offset,
-                            replid,
-                            reply,
-                        } => {
-                            self.commit_group(&mut jobs);
-                            self.sync_barrier();
-                            let _ = reply.send(self.install_checkpoint(&staged_db, offset, replid));
-                        }
-                    }
-                    self.after_writes(now, &mut jobs);
+                    shutdown = w.handle(m, now, &mut jobs);
                     n += 1;
-                    if n >= MAX_GROUP_JOBS || self.records.len() >= MAX_GROUP_BYTES {
+                    if shutdown.is_some() || w.group_full(n) {
                         break;
                     }
                     msg = rx.try_recv().ok();
                 }
-                self.commit_group(&mut jobs);
+                w.commit_group(&mut jobs);
             }
-            if !self.waiters.is_empty() {
-                self.waiters.expire(Instant::now());
-            }
-            self.state
-                .blocked
-                .store(self.waiters.len() as u64, Ordering::Relaxed);
-            self.housekeeping();
+            w.after_group();
+            w.housekeeping();
             if let Some(done) = shutdown {
-                self.close();
+                w.close();
                 let _ = done.send(());
                 return;
             }
@@ -582,7 +677,7 @@ impl Writer {
         db: u8,
         cmds: Vec<WriteCommand>,
         kind: JobKind,
-        reply: oneshot::Sender<Vec<Reply>>,
+        reply: ReplyTx,
         now: u64,
         jobs: &mut Vec<PendingReply>,
     ) {
@@ -657,7 +752,7 @@ impl Writer {
                     db,
                     f,
                     args: args.to_vec(),
-                    reply: tx,
+                    reply: ReplyTx::new(tx, None),
                     deadline: (b.timeout_ms > 0)
                         .then(|| Instant::now() + Duration::from_millis(b.timeout_ms)),
                     timeout_reply: r,
@@ -949,9 +1044,7 @@ impl Writer {
             return;
         }
         self.publish_end();
-        for (tx, replies) in jobs.drain(..) {
-            let _ = tx.send(replies);
-        }
+        handoff::deliver(jobs);
     }
 
     /// Waits for the syncer to fsync and answer every group handed to it, before anything
@@ -1137,6 +1230,7 @@ impl Writer {
 
     /// Clean stop: fsync the log and flush RocksDB so the next start replays nothing.
     fn close(&mut self) {
+        self.stopped = true;
         self.sync_barrier();
         if let Err(e) = self.log.sync() {
             tracing::error!(error = %e, "fsync at shutdown failed");

@@ -55,7 +55,7 @@ impl Syncer {
             self.tx.send(Job::Group { file, end, replies })
         {
             for (tx, r) in replies {
-                let _ = tx.send(vec![Reply::err("ERR durakv fsync thread stopped"); r.len()]);
+                tx.send(vec![Reply::err("ERR durakv fsync thread stopped"); r.len()]);
             }
         }
     }
@@ -108,21 +108,25 @@ fn run(rx: mpsc::Receiver<Job>, state: Arc<WriterState>) {
             },
             None => Ok(()),
         };
+        let mut answered = Vec::new();
         for j in jobs {
             match j {
-                Job::Group { replies, .. } => {
-                    for (tx, mut r) in replies {
-                        if let Err(why) = &result {
-                            let e = Reply::err(format!("ERR log fsync failed: {why}"));
+                Job::Group { mut replies, .. } => {
+                    if let Err(why) = &result {
+                        let e = Reply::err(format!("ERR log fsync failed: {why}"));
+                        for (_, r) in replies.iter_mut() {
                             r.iter_mut().for_each(|x| *x = e.clone());
                         }
-                        let _ = tx.send(r);
                     }
+                    answered.append(&mut replies);
                 }
                 Job::Barrier(done) => {
+                    // Everything queued before the barrier is answered before it.
+                    super::handoff::deliver(&mut answered);
                     let _ = done.send(());
                 }
             }
         }
+        super::handoff::deliver(&mut answered);
     }
 }

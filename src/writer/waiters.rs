@@ -12,7 +12,6 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
 
 use crate::commands::WriteFn;
 use crate::protocol::Reply;
@@ -22,7 +21,7 @@ pub struct Waiter {
     pub db: u8,
     pub f: WriteFn,
     pub args: Vec<Bytes>,
-    pub reply: oneshot::Sender<Vec<Reply>>,
+    pub reply: super::handoff::ReplyTx,
     pub deadline: Option<Instant>,
     /// What the client gets when the timeout passes.
     pub timeout_reply: Reply,
@@ -100,7 +99,7 @@ impl Waiters {
             .collect();
         for seq in done {
             if let Some(w) = self.remove(seq) {
-                let _ = w.reply.send(vec![w.timeout_reply]);
+                w.reply.send(vec![w.timeout_reply]);
             }
         }
     }

@@ -152,9 +152,20 @@ fn recovered_state(srv: &Server) -> Vec<u64> {
 
 #[test]
 fn kill_9_loses_no_acknowledged_write_and_applies_none_twice() {
+    kill_9_rounds(&["--appendfsync", "always"]);
+}
+
+/// The same with two I/O threads: each commits its own clients' bursts, taking turns on the
+/// writer's lock.
+#[test]
+fn kill_9_with_two_io_threads_loses_nothing_and_applies_none_twice() {
+    kill_9_rounds(&["--appendfsync", "always", "--io-threads", "2"]);
+}
+
+fn kill_9_rounds(args: &[&str]) {
     let seed = seed_from_env("DURAKV_DURABILITY_SEED", "durability kill -9");
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut srv = Server::start(&["--appendfsync", "always"]);
+    let mut srv = Server::start(args);
     let mut applied = vec![0u64; WRITERS];
 
     for round in 1..=ROUNDS {
