@@ -15,7 +15,9 @@ use bytes::Bytes;
 use rocksdb::WriteBatch;
 
 use super::errors::ExecResult;
-use crate::storage::{coll_prefix, DbCounts, Entry, Space, Storage, StorageError, DATABASES};
+use crate::storage::{
+    coll_prefix, DbCounts, Entry, Space, Storage, StorageError, ValueType, DATABASES,
+};
 use crate::types::now_ms;
 
 /// Called when a read finds an expired key, so the writer can delete (and log) it.
@@ -256,6 +258,9 @@ pub struct GroupState {
     /// batch is applied, so unseen keys there read as missing.
     flushed: [bool; DATABASES],
     pub expired_keys: u64,
+    /// String keys known to be stored, with their expiry; carried across groups (see
+    /// [`super::known`]).
+    known: super::known::KnownStrings,
 }
 
 impl GroupState {
@@ -281,7 +286,13 @@ impl GroupState {
             counts_dirty: [false; DATABASES],
             flushed: [false; DATABASES],
             expired_keys: 0,
+            known: Default::default(),
         }
+    }
+
+    /// A group was thrown away (its log append failed): what it taught about keys goes too.
+    pub fn forget_known(&mut self) {
+        self.known.clear();
     }
 
     /// Starts the next group: a fresh batch and overlay, counts carried over.
@@ -482,38 +493,60 @@ impl<'a> WriteCtx<'a> {
 
     /// Stores `entry` under `key`, keeping the expire index and the key counts in step.
     pub fn put(&mut self, key: &[u8], entry: Entry) -> ExecResult<()> {
-        let old = self.raw(key)?;
-        self.touch(key);
-        if let Some(o) = &old {
-            self.drop_elements(key, o, Some(&entry))?;
-        }
         let db = self.db;
+        // The old entry's expiry (None: there was none). A known string has no elements to
+        // drop and needs no read.
+        let old_expire = match self.group.known.get(db, key) {
+            Some(at) => Some(at),
+            None => {
+                let old = self.raw(key)?;
+                if let Some(o) = &old {
+                    self.drop_elements(key, o, Some(&entry))?;
+                }
+                old.map(|o| o.expire_at)
+            }
+        };
+        self.touch(key);
         let c = &mut self.group.counts[db as usize];
-        match &old {
+        match old_expire {
             None => c.keys += 1,
-            Some(o) if o.expire_at != 0 => c.expires = c.expires.saturating_sub(1),
+            Some(at) if at != 0 => c.expires = c.expires.saturating_sub(1),
             _ => {}
         }
         if entry.expire_at != 0 {
             c.expires += 1;
         }
         self.group.counts_dirty[db as usize] = true;
-        if let Some(o) = &old {
-            if o.expire_at != 0 && o.expire_at != entry.expire_at {
+        if let Some(at) = old_expire {
+            if at != 0 && at != entry.expire_at {
                 self.storage
-                    .batch_delete_expire(&mut self.group.batch, db, o.expire_at, key);
+                    .batch_delete_expire(&mut self.group.batch, db, at, key);
             }
         }
-        if entry.expire_at != 0 && old.as_ref().map(|o| o.expire_at) != Some(entry.expire_at) {
+        if entry.expire_at != 0 && old_expire != Some(entry.expire_at) {
             self.storage
                 .batch_put_expire(&mut self.group.batch, db, entry.expire_at, key);
         }
         self.storage
             .batch_put_entry(&mut self.group.batch, db, key, &entry);
+        if entry.kind == ValueType::String {
+            self.group.known.note_string(db, key, entry.expire_at);
+        } else {
+            self.group.known.forget(db, key);
+        }
         self.group
             .overlay
             .insert((db, Bytes::copy_from_slice(key)), Some(entry));
         Ok(())
+    }
+
+    /// True if `key` is known, without reading it, to hold a string that has not expired: a
+    /// plain overwrite then needs nothing else of the old entry.
+    pub fn known_live_string(&mut self, key: &[u8]) -> bool {
+        match self.group.known.get(self.db, key) {
+            Some(at) => !(at != 0 && self.already_expired(at)),
+            None => false,
+        }
     }
 
     /// Deletes `key`; true if it was stored (expired or not).
@@ -534,6 +567,7 @@ impl<'a> WriteCtx<'a> {
         self.group.counts_dirty[db as usize] = true;
         self.storage
             .batch_delete_entry(&mut self.group.batch, db, key);
+        self.group.known.forget(db, key);
         self.group
             .overlay
             .insert((db, Bytes::copy_from_slice(key)), None);
@@ -552,6 +586,7 @@ impl<'a> WriteCtx<'a> {
         // Entries cached for this db are now gone; mark every one as deleted and let
         // storage reads for unseen keys be answered by the flag below.
         self.group.overlay.retain(|(d, _), _| *d != db);
+        self.group.known.forget_db(db);
         self.group.flushed[db as usize] = true;
         if self.group.track_touches {
             // An empty key stands for "every key of this database".

@@ -11,6 +11,7 @@ pub mod errors;
 pub mod glob;
 pub mod hashes;
 pub mod keys;
+pub mod known;
 pub mod lists;
 pub mod sets;
 pub mod strings;

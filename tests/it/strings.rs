@@ -691,3 +691,92 @@ fn arity_and_unknown_command_errors_keep_the_connection() {
     assert_eq!(run(&mut con, &["SET", "k", "v"]), Value::Okay);
     assert_eq!(get_s(&mut con, "k").as_deref(), Some("v"));
 }
+
+/// A plain SET over a string the writer wrote recently skips reading the old entry; what it
+/// would have read must still be honoured: the old TTL, a key deleted or retyped since, an
+/// emptied database, an expired old value, the count of keys.
+#[test]
+fn set_over_recently_written_keys_keeps_ttls_types_and_counts_exact() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    let dbsize = |con: &mut redis::Connection| -> i64 { redis::cmd("DBSIZE").query(con).unwrap() };
+
+    // A TTL set after the first SET is dropped by the next plain SET, and its expiry entry with
+    // it: the key outlives the old deadline.
+    run(&mut con, &["SET", "k", "v1"]);
+    run(&mut con, &["PEXPIRE", "k", "300"]);
+    run(&mut con, &["SET", "k", "v2"]);
+    assert_eq!(run(&mut con, &["TTL", "k"]), Value::Int(-1));
+    thread::sleep(Duration::from_millis(700));
+    assert_eq!(get_s(&mut con, "k").as_deref(), Some("v2"));
+    assert_eq!(dbsize(&mut con), 1);
+
+    // A SET with a TTL over a known string, then a plain SET: the TTL goes.
+    run(&mut con, &["SET", "k", "v3", "PX", "300"]);
+    assert_int_in(run(&mut con, &["PTTL", "k"]), 1, 300, "PTTL after SET PX");
+    run(&mut con, &["SET", "k", "v4"]);
+    thread::sleep(Duration::from_millis(700));
+    assert_eq!(get_s(&mut con, "k").as_deref(), Some("v4"));
+
+    // Deleted, then set again: counted once.
+    run(&mut con, &["DEL", "k"]);
+    assert_eq!(dbsize(&mut con), 0);
+    run(&mut con, &["SET", "k", "v5"]);
+    run(&mut con, &["SET", "k", "v6"]);
+    assert_eq!(dbsize(&mut con), 1);
+
+    // Retyped to a hash: a SET over it drops the fields, and a new hash starts empty.
+    run(&mut con, &["DEL", "k"]);
+    run(&mut con, &["HSET", "k", "f1", "a", "f2", "b"]);
+    run(&mut con, &["SET", "k", "s"]);
+    assert_eq!(
+        run(&mut con, &["TYPE", "k"]),
+        Value::SimpleString("string".into())
+    );
+    run(&mut con, &["DEL", "k"]);
+    run(&mut con, &["HSET", "k", "f3", "c"]);
+    assert_eq!(run(&mut con, &["HLEN", "k"]), Value::Int(1));
+    run(&mut con, &["SET", "k", "s2"]);
+    assert_eq!(get_s(&mut con, "k").as_deref(), Some("s2"));
+
+    // An emptied database: the SETs after it count every key again, per database.
+    for i in 0..50 {
+        run(&mut con, &["SET", &format!("n{i}"), "x"]);
+    }
+    assert_eq!(dbsize(&mut con), 51);
+    run(&mut con, &["FLUSHDB"]);
+    for i in 0..50 {
+        run(&mut con, &["SET", &format!("n{i}"), "y"]);
+    }
+    assert_eq!(dbsize(&mut con), 50);
+    run(&mut con, &["SELECT", "1"]);
+    run(&mut con, &["SET", "n0", "other db"]);
+    assert_eq!(dbsize(&mut con), 1);
+    run(&mut con, &["SELECT", "0"]);
+    assert_eq!(get_s(&mut con, "n0").as_deref(), Some("y"));
+
+    // An old value that expired before the SET: counted as gone, then as the new key.
+    run(&mut con, &["SET", "e", "old", "PX", "50"]);
+    thread::sleep(Duration::from_millis(120));
+    run(&mut con, &["SET", "e", "new"]);
+    assert_eq!(get_s(&mut con, "e").as_deref(), Some("new"));
+    assert_eq!(run(&mut con, &["TTL", "e"]), Value::Int(-1));
+    assert_eq!(dbsize(&mut con), 51);
+    let info = info_field(&mut con, "keyspace", "db0").unwrap_or_default();
+    assert!(
+        info.starts_with("keys=51,expires=0"),
+        "INFO keyspace db0: {info}"
+    );
+
+    // And all of it as it was after a restart, which starts with nothing known.
+    drop(con);
+    let mut srv = srv;
+    srv.shutdown();
+    srv.restart();
+    let mut con = srv.client();
+    assert_eq!(dbsize(&mut con), 51);
+    assert_eq!(get_s(&mut con, "n0").as_deref(), Some("y"));
+    run(&mut con, &["SET", "n0", "after restart"]);
+    run(&mut con, &["SET", "n0", "again"]);
+    assert_eq!(dbsize(&mut con), 51);
+}
