@@ -395,7 +395,7 @@ impl Config {
                 io_threads: flags
                     .io_threads
                     .or(file.io_threads)
-                    .unwrap_or(1)
+                    .unwrap_or(2)
                     .clamp(1, 64),
                 config_file: flags.config,
                 replicaof,
