@@ -177,16 +177,13 @@ pub fn set(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
         i += 1;
     }
     let key = &args[1];
-    if !nx && !xx && !get && ttl != Ttl::Keep && ctx.known_live_string(key) {
-        // Overwriting a string known to be there: nothing of it is needed, so no read.
-        let expire_at = match ttl {
-            Ttl::At(at) => at,
-            _ => 0,
-        };
-        store_string(ctx, key, args[2].clone(), expire_at)?;
-        return Ok(Reply::Ok);
-    }
-    let old = ctx.lookup(key)?;
+    // A plain overwrite of a string known to be there needs nothing of the old entry: no read.
+    let plain = !nx && !xx && !get && ttl != Ttl::Keep;
+    let old = if plain && ctx.known_live_string(key) {
+        None
+    } else {
+        ctx.lookup(key)?
+    };
     let old_val = if get {
         try_reply!(as_string(&old))
     } else {

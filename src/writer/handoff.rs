@@ -32,13 +32,46 @@ use crate::protocol::Reply;
 /// A reply channel and what goes into it.
 type Answer = (oneshot::Sender<Vec<Reply>>, Vec<Reply>);
 
+/// Items pushed from any thread and taken a burst at a time by one task: only the push that
+/// finds the queue empty wakes the task, which then takes everything queued.
+struct Burst<T> {
+    items: Mutex<Vec<T>>,
+    ready: Notify,
+}
+
+impl<T> Default for Burst<T> {
+    fn default() -> Self {
+        Burst {
+            items: Mutex::new(Vec::new()),
+            ready: Notify::new(),
+        }
+    }
+}
+
+impl<T> Burst<T> {
+    fn push(&self, item: T) {
+        let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
+        q.push(item);
+        let first = q.len() == 1;
+        drop(q);
+        if first {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Waits for a wake-up, then swaps everything queued into `out` (which must be empty).
+    async fn take(&self, out: &mut Vec<T>) {
+        self.ready.notified().await;
+        let mut q = self.items.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::swap(&mut *q, out);
+    }
+}
+
 /// The hand-off queues of one I/O thread.
 #[derive(Default)]
 pub struct IoHandoff {
-    jobs: Mutex<Vec<WriterMsg>>,
-    jobs_ready: Notify,
-    replies: Mutex<Vec<Answer>>,
-    replies_ready: Notify,
+    jobs: Burst<WriterMsg>,
+    replies: Burst<Answer>,
 }
 
 thread_local! {
@@ -95,48 +128,20 @@ pub fn deliver(group: &mut Vec<PendingReply>) {
 }
 
 impl IoHandoff {
-    /// Queues a job for the forwarding task.
+    /// Queues a job for the committing task.
     pub fn queue_job(&self, msg: WriterMsg) {
-        let first = match self.jobs.lock() {
-            Ok(mut q) => {
-                q.push(msg);
-                q.len() == 1
-            }
-            Err(p) => {
-                p.into_inner().push(msg);
-                true
-            }
-        };
-        if first {
-            self.jobs_ready.notify_one();
-        }
+        self.jobs.push(msg);
     }
 
     fn queue_reply(&self, tx: oneshot::Sender<Vec<Reply>>, r: Vec<Reply>) {
-        let first = match self.replies.lock() {
-            Ok(mut q) => {
-                q.push((tx, r));
-                q.len() == 1
-            }
-            Err(p) => {
-                p.into_inner().push((tx, r));
-                true
-            }
-        };
-        if first {
-            self.replies_ready.notify_one();
-        }
+        self.replies.push((tx, r));
     }
 
     /// Commits queued jobs, a burst at a time.
     async fn forward(self: Arc<Self>, writer: DirectWriter) {
         let mut batch = Vec::new();
         loop {
-            self.jobs_ready.notified().await;
-            match self.jobs.lock() {
-                Ok(mut q) => std::mem::swap(&mut *q, &mut batch),
-                Err(p) => std::mem::swap(&mut *p.into_inner(), &mut batch),
-            }
+            self.jobs.take(&mut batch).await;
             writer.commit(&mut batch);
         }
     }
@@ -145,11 +150,7 @@ impl IoHandoff {
     async fn dispatch(self: Arc<Self>) {
         let mut batch = Vec::new();
         loop {
-            self.replies_ready.notified().await;
-            match self.replies.lock() {
-                Ok(mut q) => std::mem::swap(&mut *q, &mut batch),
-                Err(p) => std::mem::swap(&mut *p.into_inner(), &mut batch),
-            }
+            self.replies.take(&mut batch).await;
             for (tx, r) in batch.drain(..) {
                 let _ = tx.send(r);
             }

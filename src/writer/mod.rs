@@ -11,8 +11,9 @@
 //!   switched off so nothing expires on replay;
 //! - a failed log write or fsync is sticky: writes are refused until restart.
 //!
-//! It runs on its own OS thread, never on tokio workers, and never waits on a socket: replies
-//! go through oneshot channels.
+//! Its state sits behind one lock, taken by its own OS thread (blocking commands, replication,
+//! expiry, flushes, retention) and by each I/O thread committing a burst of its clients' writes
+//! ([`handoff`]). It never waits on a socket: replies go through oneshot channels.
 
 pub mod handoff;
 mod replicated;
