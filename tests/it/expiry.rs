@@ -24,6 +24,7 @@ fn untouched_keys_expire_in_the_background_and_stay_gone_after_restart() {
         run(&mut con, &["SET", &format!("long:{i}"), "v", "EX", "3600"]);
     }
     assert_eq!(run(&mut con, &["DBSIZE"]), Value::Int(320));
+    let end_after_sets = info_u64(&mut con, "replication", "master_repl_offset");
     // No command touches the short keys: only the active cycle can remove them.
     wait_until(
         Duration::from_secs(10),
@@ -32,17 +33,14 @@ fn untouched_keys_expire_in_the_background_and_stay_gone_after_restart() {
     );
     assert_eq!(info_u64(&mut con, "stats", "expired_keys"), 300);
     // With `always` the offset is published after the fsync that covers the DELs, which can
-    // trail the key count under load: wait until it stops moving.
-    let mut end_before = info_u64(&mut con, "replication", "master_repl_offset");
+    // trail the key count under load: wait until it covers all 300 of them.
+    let mut end_before = 0;
     wait_until(
-        Duration::from_secs(10),
-        "the published log end to settle after the DELs",
+        Duration::from_secs(20),
+        "the published log end to cover the 300 DELs",
         || {
-            std::thread::sleep(Duration::from_millis(300));
-            let now = info_u64(&mut con, "replication", "master_repl_offset");
-            let settled = now == end_before;
-            end_before = now;
-            settled
+            end_before = info_u64(&mut con, "replication", "master_repl_offset");
+            end_before >= end_after_sets + 300 * "DEL short:000".len() as u64
         },
     );
     drop(con);
