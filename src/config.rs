@@ -100,6 +100,9 @@ pub struct Flags {
     /// RocksDB block cache, bytes [default: 134217728]
     #[arg(long)]
     pub block_cache_bytes: Option<u64>,
+    /// Cache of recently read keys in front of RocksDB, bytes; 0 = off [default: 67108864]
+    #[arg(long)]
+    pub entry_cache_bytes: Option<u64>,
     /// Flush RocksDB memtables at least this often, seconds, so retention can advance [default: 300]
     #[arg(long)]
     pub flush_interval_secs: Option<u64>,
@@ -162,6 +165,7 @@ pub struct FileConfig {
     pub log_retention_bytes: Option<u64>,
     pub log_retention_hours: Option<u64>,
     pub block_cache_bytes: Option<u64>,
+    pub entry_cache_bytes: Option<u64>,
     pub flush_interval_secs: Option<u64>,
     pub loglevel: Option<String>,
     pub io_threads: Option<usize>,
@@ -186,6 +190,7 @@ pub struct StaticConfig {
     pub bind: String,
     pub dir: PathBuf,
     pub block_cache_bytes: u64,
+    pub entry_cache_bytes: u64,
     pub flush_interval_secs: u64,
     pub loglevel: String,
     pub io_threads: usize,
@@ -384,6 +389,10 @@ impl Config {
                     .block_cache_bytes
                     .or(file.block_cache_bytes)
                     .unwrap_or(128 << 20),
+                entry_cache_bytes: flags
+                    .entry_cache_bytes
+                    .or(file.entry_cache_bytes)
+                    .unwrap_or(64 << 20),
                 flush_interval_secs: flags
                     .flush_interval_secs
                     .or(file.flush_interval_secs)
@@ -507,6 +516,10 @@ impl Config {
                 f.block_cache_bytes.to_string(),
             ),
             (
+                "entry-cache-bytes".to_string(),
+                f.entry_cache_bytes.to_string(),
+            ),
+            (
                 "flush-interval-secs".to_string(),
                 f.flush_interval_secs.to_string(),
             ),
@@ -573,7 +586,8 @@ impl Config {
                 })?;
                 r.replica_serve_stale_data.store(b, Ordering::Relaxed);
             }
-            "port" | "bind" | "dir" | "block-cache-bytes" | "flush-interval-secs" | "io-threads"
+            "port" | "bind" | "dir" | "block-cache-bytes" | "entry-cache-bytes" | "flush-interval-secs"
+            | "io-threads"
             | "backup-dir" | "backup-keep" => {
                 return Err(format!(
                     "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"

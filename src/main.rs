@@ -165,6 +165,7 @@ fn run(config: Arc<Config>) -> anyhow::Result<()> {
     let storage = Arc::new(Storage::open(
         &db_dir,
         config.fixed.block_cache_bytes as usize,
+        config.fixed.entry_cache_bytes as usize,
     )?);
     let (writer, thread) = durakv::writer::start(storage.clone(), config.clone())?;
     // The accept loop and signals; connections run on the I/O threads (server::serve).

@@ -68,7 +68,7 @@ fn build(
                 .map_err(|e| anyhow::anyhow!("copying {}: {e}", from.display()))?;
         }
     }
-    let storage = std::sync::Arc::new(Storage::open(&dst_db, 8 << 20)?);
+    let storage = std::sync::Arc::new(Storage::open(&dst_db, 8 << 20, 0)?);
     let start = storage.applied_offset()?;
     let mut reader = LogReader::open(log_dir, start).map_err(|e| {
         anyhow::anyhow!(

@@ -12,11 +12,10 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
-use rocksdb::WriteBatch;
 
 use super::errors::ExecResult;
 use crate::storage::{
-    coll_prefix, DbCounts, Entry, Space, Storage, StorageError, ValueType, DATABASES,
+    coll_prefix, Batch, DbCounts, Entry, Space, Storage, StorageError, ValueType, DATABASES,
 };
 use crate::types::now_ms;
 
@@ -239,7 +238,7 @@ const POINT_DELETE_MAX: u64 = 128;
 
 /// Per-group state kept by the writer across the commands of one group commit.
 pub struct GroupState {
-    pub batch: WriteBatch,
+    pub batch: Batch,
     overlay: HashMap<(u8, Bytes), Option<Entry>>,
     /// Pending element writes per space, so commands later in the group read them.
     elems: [BTreeMap<Vec<u8>, Option<Bytes>>; 3],
@@ -274,7 +273,7 @@ impl GroupState {
 
     pub fn new(counts: [DbCounts; DATABASES], next_version: u64) -> GroupState {
         GroupState {
-            batch: WriteBatch::default(),
+            batch: Batch::default(),
             overlay: HashMap::new(),
             elems: [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()],
             next_version,
@@ -297,7 +296,7 @@ impl GroupState {
 
     /// Starts the next group: a fresh batch and overlay, counts carried over.
     pub fn reset(&mut self) {
-        self.batch = WriteBatch::default();
+        self.batch = Batch::default();
         self.overlay.clear();
         for e in self.elems.iter_mut() {
             e.clear();

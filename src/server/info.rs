@@ -87,10 +87,11 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
             let storage = sh.writer.state.storage();
             let _ = write!(
                 o,
-                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_peak:{rss}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nrocksdb_memtable_bytes:{}\r\nrocksdb_sst_bytes:{}\r\n",
+                "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\nused_memory_peak:{rss}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nrocksdb_memtable_bytes:{}\r\nrocksdb_sst_bytes:{}\r\nentry_cache_bytes:{}\r\n",
                 rss as f64 / (1 << 20) as f64,
                 storage.memtable_bytes(),
                 storage.disk_bytes(),
+                storage.entry_cache_bytes(),
             );
         }
         "persistence" => {

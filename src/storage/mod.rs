@@ -23,6 +23,7 @@
 //! request path, space reclaimed by compaction). A new collection under the same name gets a
 //! fresh version from a counter kept in `meta`, so it never sees its predecessor's elements.
 
+pub mod cache;
 pub mod entry;
 
 use std::path::Path;
@@ -34,6 +35,7 @@ use rocksdb::{
     WriteBatch, WriteOptions, DB,
 };
 
+use cache::EntryCache;
 pub use entry::{CollMeta, Entry, ValueType, LIST_MIDDLE};
 
 use crate::types::{LogOffset, ReplId};
@@ -111,10 +113,34 @@ pub struct Storage {
     db: Arc<Db>,
     path: String,
     write_opts: WriteOptions,
+    cache: EntryCache,
+}
+
+/// A RocksDB write batch and the `data` entries it writes, so that [`Storage::write`] can
+/// put them in the entry cache once RocksDB holds the batch.
+#[derive(Default)]
+pub struct Batch {
+    wb: WriteBatch,
+    /// Each `data` key written, with what it holds after the batch (`None`: deleted).
+    data: Vec<(Vec<u8>, Option<Entry>)>,
+    /// Range-deletes a whole database: the cache is emptied.
+    clears: bool,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.wb.is_empty()
+    }
 }
 
 impl Storage {
-    pub fn open(path: &Path, block_cache_bytes: usize) -> Result<Storage, StorageError> {
+    /// Opens (or creates) the database at `path` with a RocksDB block cache of
+    /// `block_cache_bytes` and an entry cache ([`cache`]) of `entry_cache_bytes` (0 = none).
+    pub fn open(
+        path: &Path,
+        block_cache_bytes: usize,
+        entry_cache_bytes: usize,
+    ) -> Result<Storage, StorageError> {
         let path_s = path.display().to_string();
         let mut opts = Options::default();
         opts.create_if_missing(true);
@@ -160,6 +186,7 @@ impl Storage {
             db: Arc::new(db),
             path: path_s,
             write_opts,
+            cache: EntryCache::new(entry_cache_bytes),
         })
     }
 
@@ -178,22 +205,55 @@ impl Storage {
             .unwrap_or_else(|| panic!("column family {name} missing"))
     }
 
-    /// The entry stored for `key` in database `db`, expired or not.
+    /// The entry stored for `key` in database `db`, expired or not: from the entry cache when
+    /// it holds the key, else from RocksDB (and then remembered).
     pub fn get_raw(&self, db: u8, key: &[u8]) -> Result<Option<Entry>, StorageError> {
         let k = data_key(db, key);
+        let ticket = match self.cache.get(&k) {
+            Ok(hit) => return Ok(hit),
+            Err(ticket) => ticket,
+        };
         let v = self
             .db
             .get_pinned_cf(&self.cf(CF_DATA), &k)
             .map_err(self.err("get"))?;
-        Ok(v.and_then(|v| Entry::decode(&v)))
+        let e = v.and_then(|v| Entry::decode(&v));
+        if let Some(t) = ticket {
+            self.cache.fill(t, &k, &e);
+        }
+        Ok(e)
     }
 
     /// Atomically writes `batch` (which must carry the applied offset), without RocksDB's WAL:
-    /// the replication log is the write-ahead log.
-    pub fn write(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        self.db
-            .write_opt(batch, &self.write_opts)
-            .map_err(self.err("write batch"))
+    /// the replication log is the write-ahead log. Then records the entries it wrote in the
+    /// entry cache (after, never before: see [`cache`]).
+    pub fn write(&self, batch: Batch) -> Result<(), StorageError> {
+        let Batch { wb, data, clears } = batch;
+        if clears {
+            self.cache.clear_around_write(true);
+        }
+        for (k, _) in &data {
+            self.cache.begin_write(k);
+        }
+        let result = self
+            .db
+            .write_opt(wb, &self.write_opts)
+            .map_err(self.err("write batch"));
+        let ok = result.is_ok() && !clears;
+        // In batch order: a key written twice ends with its last write, and its shard stays
+        // busy (serves nothing) until then.
+        for (k, e) in data {
+            self.cache.finish_write(k, ok.then_some(e));
+        }
+        if clears {
+            self.cache.clear_around_write(false);
+        }
+        result
+    }
+
+    /// Bytes held by the entry cache (INFO memory).
+    pub fn entry_cache_bytes(&self) -> usize {
+        self.cache.bytes()
     }
 
     /// Flushes every memtable (atomically across column families) so the applied offset on
@@ -213,8 +273,10 @@ impl Storage {
         Ok(LogOffset(v.map(|v| read_u64(&v)).unwrap_or(0)))
     }
 
-    pub fn put_applied_offset(&self, batch: &mut WriteBatch, off: LogOffset) {
-        batch.put_cf(&self.cf(CF_META), META_APPLIED, off.0.to_le_bytes());
+    pub fn put_applied_offset(&self, batch: &mut Batch, off: LogOffset) {
+        batch
+            .wb
+            .put_cf(&self.cf(CF_META), META_APPLIED, off.0.to_le_bytes());
     }
 
     pub fn replid(&self) -> Result<Option<ReplId>, StorageError> {
@@ -225,8 +287,8 @@ impl Storage {
         Ok(v.and_then(|v| ReplId::parse(&v)))
     }
 
-    pub fn put_replid(&self, batch: &mut WriteBatch, id: ReplId) {
-        batch.put_cf(&self.cf(CF_META), META_REPLID, id.0);
+    pub fn put_replid(&self, batch: &mut Batch, id: ReplId) {
+        batch.wb.put_cf(&self.cf(CF_META), META_REPLID, id.0);
     }
 
     pub fn load_counts(&self) -> Result<[DbCounts; DATABASES], StorageError> {
@@ -257,8 +319,10 @@ impl Storage {
         Ok(v.map(|v| read_u64(&v)).unwrap_or(1).max(1))
     }
 
-    pub fn put_next_version(&self, batch: &mut WriteBatch, v: u64) {
-        batch.put_cf(&self.cf(CF_META), META_VERSION, v.to_le_bytes());
+    pub fn put_next_version(&self, batch: &mut Batch, v: u64) {
+        batch
+            .wb
+            .put_cf(&self.cf(CF_META), META_VERSION, v.to_le_bytes());
     }
 
     /// One element of a collection, by its full element key.
@@ -312,13 +376,13 @@ impl Storage {
         self.db.snapshot()
     }
 
-    pub fn put_counts(&self, batch: &mut WriteBatch, db: u8, c: DbCounts) {
+    pub fn put_counts(&self, batch: &mut Batch, db: u8, c: DbCounts) {
         let mut k = META_COUNTS.to_vec();
         k.push(db);
         let mut v = Vec::with_capacity(16);
         v.extend_from_slice(&c.keys.to_le_bytes());
         v.extend_from_slice(&c.expires.to_le_bytes());
-        batch.put_cf(&self.cf(CF_META), k, v);
+        batch.wb.put_cf(&self.cf(CF_META), k, v);
     }
 
     /// Iterates the keys of database `db` in key order, starting at `from` (inclusive), calling
@@ -446,35 +510,45 @@ impl Storage {
 
     // Batch helpers used by the writer.
 
-    pub fn batch_put_entry(&self, batch: &mut WriteBatch, db: u8, key: &[u8], e: &Entry) {
-        batch.put_cf(&self.cf(CF_DATA), data_key(db, key), e.encode());
+    pub fn batch_put_entry(&self, batch: &mut Batch, db: u8, key: &[u8], e: &Entry) {
+        let k = data_key(db, key);
+        batch.wb.put_cf(&self.cf(CF_DATA), &k, e.encode());
+        batch.data.push((k, Some(e.clone())));
     }
 
-    pub fn batch_delete_entry(&self, batch: &mut WriteBatch, db: u8, key: &[u8]) {
-        batch.delete_cf(&self.cf(CF_DATA), data_key(db, key));
+    pub fn batch_delete_entry(&self, batch: &mut Batch, db: u8, key: &[u8]) {
+        let k = data_key(db, key);
+        batch.wb.delete_cf(&self.cf(CF_DATA), &k);
+        batch.data.push((k, None));
     }
 
-    pub fn batch_put_expire(&self, batch: &mut WriteBatch, db: u8, at: u64, key: &[u8]) {
-        batch.put_cf(&self.cf(CF_EXPIRE), expire_key(db, at, key), []);
+    pub fn batch_put_expire(&self, batch: &mut Batch, db: u8, at: u64, key: &[u8]) {
+        batch
+            .wb
+            .put_cf(&self.cf(CF_EXPIRE), expire_key(db, at, key), []);
     }
 
-    pub fn batch_delete_expire(&self, batch: &mut WriteBatch, db: u8, at: u64, key: &[u8]) {
-        batch.delete_cf(&self.cf(CF_EXPIRE), expire_key(db, at, key));
+    pub fn batch_delete_expire(&self, batch: &mut Batch, db: u8, at: u64, key: &[u8]) {
+        batch
+            .wb
+            .delete_cf(&self.cf(CF_EXPIRE), expire_key(db, at, key));
     }
 
-    pub fn batch_put_elem(&self, batch: &mut WriteBatch, space: Space, k: &[u8], v: &[u8]) {
-        batch.put_cf(&self.cf(space.cf_name()), k, v);
+    pub fn batch_put_elem(&self, batch: &mut Batch, space: Space, k: &[u8], v: &[u8]) {
+        batch.wb.put_cf(&self.cf(space.cf_name()), k, v);
     }
 
-    pub fn batch_delete_elem(&self, batch: &mut WriteBatch, space: Space, k: &[u8]) {
-        batch.delete_cf(&self.cf(space.cf_name()), k);
+    pub fn batch_delete_elem(&self, batch: &mut Batch, space: Space, k: &[u8]) {
+        batch.wb.delete_cf(&self.cf(space.cf_name()), k);
     }
 
     /// Drops every element of one collection version: O(1) now, reclaimed by compaction.
-    pub fn batch_drop_collection(&self, batch: &mut WriteBatch, prefix: &[u8]) {
+    pub fn batch_drop_collection(&self, batch: &mut Batch, prefix: &[u8]) {
         let end = prefix_end(prefix);
         for space in Space::ALL {
-            batch.delete_range_cf(&self.cf(space.cf_name()), prefix, &end[..]);
+            batch
+                .wb
+                .delete_range_cf(&self.cf(space.cf_name()), prefix, &end[..]);
         }
     }
 
@@ -490,12 +564,19 @@ impl Storage {
 
     /// Range-deletes everything in database `db`: O(1) on the request path, space reclaimed by
     /// compaction.
-    pub fn batch_clear_db(&self, batch: &mut WriteBatch, db: u8) {
-        batch.delete_range_cf(&self.cf(CF_DATA), [db], [db + 1]);
-        batch.delete_range_cf(&self.cf(CF_EXPIRE), [db], [db + 1]);
-        batch.delete_range_cf(&self.cf(CF_ELEMENTS), [db], [db + 1]);
-        batch.delete_range_cf(&self.cf(CF_SCORES), [db], [db + 1]);
-        batch.delete_range_cf(&self.cf(CF_RANKS), [db], [db + 1]);
+    pub fn batch_clear_db(&self, batch: &mut Batch, db: u8) {
+        batch.clears = true;
+        batch.wb.delete_range_cf(&self.cf(CF_DATA), [db], [db + 1]);
+        batch
+            .wb
+            .delete_range_cf(&self.cf(CF_EXPIRE), [db], [db + 1]);
+        batch
+            .wb
+            .delete_range_cf(&self.cf(CF_ELEMENTS), [db], [db + 1]);
+        batch
+            .wb
+            .delete_range_cf(&self.cf(CF_SCORES), [db], [db + 1]);
+        batch.wb.delete_range_cf(&self.cf(CF_RANKS), [db], [db + 1]);
     }
 }
 

@@ -456,7 +456,7 @@ pub fn start(
         stopped: false,
     };
     if stored_replid != Some(replid) {
-        let mut b = rocksdb::WriteBatch::default();
+        let mut b = crate::storage::Batch::default();
         w.storage.put_replid(&mut b, replid);
         w.storage
             .put_applied_offset(&mut b, applied.max(w.log.start()));

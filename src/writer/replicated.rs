@@ -52,7 +52,7 @@ impl Writer {
             return Ok(());
         }
         self.log.start_history(replid).map_err(|e| format!("{e}"))?;
-        let mut b = rocksdb::WriteBatch::default();
+        let mut b = crate::storage::Batch::default();
         self.storage.put_replid(&mut b, replid);
         self.storage.write(b).map_err(|e| format!("{e}"))?;
         self.storage.flush().map_err(|e| format!("{e}"))?;
@@ -76,22 +76,26 @@ impl Writer {
     ) -> Result<(), String> {
         let dir = self.config.fixed.dir.clone();
         let placed = crate::datadir::place_staged(&dir, staged).map_err(|e| format!("{e:#}"))?;
-        let opened = Storage::open(&placed, self.config.fixed.block_cache_bytes as usize)
-            .map_err(|e| format!("{e}"))
-            .and_then(|s| {
-                let at = s.applied_offset().map_err(|e| format!("{e}"))?;
-                if at != offset {
-                    return Err(format!(
-                        "the checkpoint in {} stands at offset {at}, the master announced {offset}",
-                        placed.display()
-                    ));
-                }
-                let mut b = rocksdb::WriteBatch::default();
-                s.put_replid(&mut b, replid);
-                s.write(b).map_err(|e| format!("{e}"))?;
-                s.flush().map_err(|e| format!("{e}"))?;
-                Ok(s)
-            });
+        let opened = Storage::open(
+            &placed,
+            self.config.fixed.block_cache_bytes as usize,
+            self.config.fixed.entry_cache_bytes as usize,
+        )
+        .map_err(|e| format!("{e}"))
+        .and_then(|s| {
+            let at = s.applied_offset().map_err(|e| format!("{e}"))?;
+            if at != offset {
+                return Err(format!(
+                    "the checkpoint in {} stands at offset {at}, the master announced {offset}",
+                    placed.display()
+                ));
+            }
+            let mut b = crate::storage::Batch::default();
+            s.put_replid(&mut b, replid);
+            s.write(b).map_err(|e| format!("{e}"))?;
+            s.flush().map_err(|e| format!("{e}"))?;
+            Ok(s)
+        });
         let new = match opened {
             Ok(s) => Arc::new(s),
             Err(e) => {

@@ -15,6 +15,7 @@ mod corruption;
 mod differential;
 mod digest;
 mod durability;
+mod entry_cache;
 mod expiry;
 mod hashes;
 mod keys;
