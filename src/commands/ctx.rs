@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use super::errors::ExecResult;
 use crate::storage::{
-    coll_prefix, Batch, DbCounts, Entry, Space, Storage, StorageError, ValueType, DATABASES,
+    coll_prefix, Batch, DbCounts, Entry, Space, Storage, StorageError, DATABASES,
 };
 use crate::types::now_ms;
 
@@ -257,9 +257,6 @@ pub struct GroupState {
     /// batch is applied, so unseen keys there read as missing.
     flushed: [bool; DATABASES],
     pub expired_keys: u64,
-    /// String keys known to be stored, with their expiry; carried across groups (see
-    /// [`super::known`]).
-    known: super::known::KnownStrings,
 }
 
 impl GroupState {
@@ -285,13 +282,7 @@ impl GroupState {
             counts_dirty: [false; DATABASES],
             flushed: [false; DATABASES],
             expired_keys: 0,
-            known: Default::default(),
         }
-    }
-
-    /// A group was thrown away (its log append failed): what it taught about keys goes too.
-    pub fn forget_known(&mut self) {
-        self.known.clear();
     }
 
     /// Starts the next group: a fresh batch and overlay, counts carried over.
@@ -493,18 +484,12 @@ impl<'a> WriteCtx<'a> {
     /// Stores `entry` under `key`, keeping the expire index and the key counts in step.
     pub fn put(&mut self, key: &[u8], entry: Entry) -> ExecResult<()> {
         let db = self.db;
-        // The old entry's expiry (None: there was none). A known string has no elements to
-        // drop and needs no read.
-        let old_expire = match self.group.known.get(db, key) {
-            Some(at) => Some(at),
-            None => {
-                let old = self.raw(key)?;
-                if let Some(o) = &old {
-                    self.drop_elements(key, o, Some(&entry))?;
-                }
-                old.map(|o| o.expire_at)
-            }
-        };
+        // The old entry's expiry (None: there was none).
+        let old = self.raw(key)?;
+        if let Some(o) = &old {
+            self.drop_elements(key, o, Some(&entry))?;
+        }
+        let old_expire = old.map(|o| o.expire_at);
         self.touch(key);
         let c = &mut self.group.counts[db as usize];
         match old_expire {
@@ -528,24 +513,10 @@ impl<'a> WriteCtx<'a> {
         }
         self.storage
             .batch_put_entry(&mut self.group.batch, db, key, &entry);
-        if entry.kind == ValueType::String {
-            self.group.known.note_string(db, key, entry.expire_at);
-        } else {
-            self.group.known.forget(db, key);
-        }
         self.group
             .overlay
             .insert((db, Bytes::copy_from_slice(key)), Some(entry));
         Ok(())
-    }
-
-    /// True if `key` is known, without reading it, to hold a string that has not expired: a
-    /// plain overwrite then needs nothing else of the old entry.
-    pub fn known_live_string(&mut self, key: &[u8]) -> bool {
-        match self.group.known.get(self.db, key) {
-            Some(at) => !(at != 0 && self.already_expired(at)),
-            None => false,
-        }
     }
 
     /// Deletes `key`; true if it was stored (expired or not).
@@ -566,7 +537,6 @@ impl<'a> WriteCtx<'a> {
         self.group.counts_dirty[db as usize] = true;
         self.storage
             .batch_delete_entry(&mut self.group.batch, db, key);
-        self.group.known.forget(db, key);
         self.group
             .overlay
             .insert((db, Bytes::copy_from_slice(key)), None);
@@ -585,7 +555,6 @@ impl<'a> WriteCtx<'a> {
         // Entries cached for this db are now gone; mark every one as deleted and let
         // storage reads for unseen keys be answered by the flag below.
         self.group.overlay.retain(|(d, _), _| *d != db);
-        self.group.known.forget_db(db);
         self.group.flushed[db as usize] = true;
         if self.group.track_touches {
             // An empty key stands for "every key of this database".

@@ -11,7 +11,6 @@ pub mod errors;
 pub mod glob;
 pub mod hashes;
 pub mod keys;
-pub mod known;
 pub mod lists;
 pub mod sets;
 pub mod strings;

@@ -177,13 +177,7 @@ pub fn set(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
         i += 1;
     }
     let key = &args[1];
-    // A plain overwrite of a string known to be there needs nothing of the old entry: no read.
-    let plain = !nx && !xx && !get && ttl != Ttl::Keep;
-    let old = if plain && ctx.known_live_string(key) {
-        None
-    } else {
-        ctx.lookup(key)?
-    };
+    let old = ctx.lookup(key)?;
     let old_val = if get {
         try_reply!(as_string(&old))
     } else {

@@ -1019,7 +1019,6 @@ impl Writer {
             self.group.reset();
             if !ok {
                 // Forget what the failed group changed in memory.
-                self.group.forget_known();
                 if let Ok(c) = self.storage.load_counts() {
                     self.group.counts = c;
                 }
