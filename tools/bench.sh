@@ -10,10 +10,14 @@
 #   runs with `--appendonly yes --appendfsync POLICY --save ""`, so both persist
 #   every write to a log under the same policy and neither takes snapshots.
 #   For every row the same redis-benchmark invocation is run against durakv and
-#   then immediately against redis, so both see the same machine conditions.
+#   then immediately against redis, so both see the same machine conditions;
+#   that pair is repeated BENCH_ROUNDS times (default 3).
 #
 # How to read the ratio:
-#   durakv/redis = durakv ops/s divided by redis ops/s for that row.
+#   durakv/redis = durakv ops/s divided by redis ops/s of the same round; the
+#   table gives the median of the rounds' ratios and their range (min-max), and
+#   the median ops/s of each server. On a small shared machine one round's ratio
+#   can be off by 0.2 or more: the range says how much to trust the median.
 #   1.00 means parity, > 1.00 means durakv is faster, < 1.00 means slower
 #   (0.50 = half of redis's throughput). Client and servers share one machine,
 #   so compare rows of a single run rather than absolute numbers across hosts.
@@ -25,6 +29,7 @@
 #                   the current directory)
 #   Environment:
 #     BENCH_N          requests per redis-benchmark run (default 100000)
+#     BENCH_ROUNDS     durakv/redis pairs per row (default 3)
 #     BENCH_TIMEOUT    seconds before one redis-benchmark run is abandoned
 #                      (default 900)
 #     CARGO_TARGET_DIR cargo target dir (default $HOME/.cache/durakv/target)
@@ -55,6 +60,7 @@ REDIS_SERVER="${REDIS_SERVER:-/usr/bin/redis-server}"
 REDIS_BENCHMARK="${REDIS_BENCHMARK:-/usr/bin/redis-benchmark}"
 REDIS_CLI="${REDIS_CLI:-/usr/bin/redis-cli}"
 BENCH_N="${BENCH_N:-100000}"
+BENCH_ROUNDS="${BENCH_ROUNDS:-3}"
 BENCH_TIMEOUT="${BENCH_TIMEOUT:-900}"
 
 build=1
@@ -86,6 +92,7 @@ while (($# > 0)); do
 done
 
 [[ "$BENCH_N" =~ ^[1-9][0-9]*$ ]] || die "BENCH_N must be a positive integer (got '$BENCH_N')"
+[[ "$BENCH_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer (got '$BENCH_ROUNDS')"
 [[ "$BENCH_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TIMEOUT must be a positive integer (got '$BENCH_TIMEOUT')"
 if [[ -n "$out_file" && ! -d "$(dirname -- "$out_file")" ]]; then
     die "directory for --out does not exist: $(dirname -- "$out_file")"
@@ -232,19 +239,35 @@ fmt_rps() {
     if [[ -n "$1" ]]; then printf '%.0f' "$1"; else printf 'n/a'; fi
 }
 
-fmt_ratio() {
-    if [[ -n "$1" && -n "$2" ]]; then
-        awk -v d="$1" -v r="$2" 'BEGIN { if (r > 0) printf "%.2f", d / r; else printf "n/a" }'
-    else
+# median NUMBERS... -> the median (mean of the middle two for an even count); empty if none.
+median() {
+    (($# > 0)) || return 0
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# ratio_summary "D R" PAIRS... -> "median (min-max)" of D/R over the pairs, or n/a.
+ratio_summary() {
+    local ratios=() pair d r
+    for pair in "$@"; do
+        read -r d r <<<"$pair"
+        ratios+=("$(awk -v d="$d" -v r="$r" 'BEGIN { if (r > 0) printf "%.4f", d / r }')")
+    done
+    if ((${#ratios[@]} == 0)); then
         printf 'n/a'
+        return
     fi
+    local sorted
+    sorted=$(printf '%s\n' "${ratios[@]}" | sort -g)
+    awk -v m="$(median "${ratios[@]}")" -v lo="$(head -n 1 <<<"$sorted")" -v hi="$(tail -n 1 <<<"$sorted")" \
+        'BEGIN { printf "%.2f (%.2f-%.2f)", m, lo, hi }'
 }
 
 # --- run --------------------------------------------------------------------
 
 log "durakv: $DURAKV_BIN"
 log "redis:  $REDIS_SERVER ($("$REDIS_SERVER" --version | head -n 1))"
-log "params: -c $CLIENTS -n $BENCH_N -r $KEYSPACE -d $DATASIZE, tests ${TESTS[*]}, pipelines ${PIPELINES[*]}"
+log "params: -c $CLIENTS -n $BENCH_N -r $KEYSPACE -d $DATASIZE, tests ${TESTS[*]}, pipelines ${PIPELINES[*]}, $BENCH_ROUNDS round(s)"
 
 rows=()
 failures=0
@@ -270,19 +293,24 @@ for policy in "${POLICIES[@]}"; do
 
     for pipeline in "${PIPELINES[@]}"; do
         for test in "${TESTS[@]}"; do
-            log "  $test -P $pipeline: durakv"
-            d_rps=$(run_bench "$durakv_port" "$test" "$pipeline") || {
-                log "  redis-benchmark against durakv failed ($test -P $pipeline)"
-                d_rps=""
-                failures=$((failures + 1))
-            }
-            log "  $test -P $pipeline: redis"
-            r_rps=$(run_bench "$redis_port" "$test" "$pipeline") || {
-                log "  redis-benchmark against redis failed ($test -P $pipeline)"
-                r_rps=""
-                failures=$((failures + 1))
-            }
-            rows+=("| $test | $pipeline | $policy | $(fmt_rps "$d_rps") | $(fmt_rps "$r_rps") | $(fmt_ratio "$d_rps" "$r_rps") |")
+            d_all=() r_all=() pairs=()
+            for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+                d_rps=$(run_bench "$durakv_port" "$test" "$pipeline") || {
+                    log "  redis-benchmark against durakv failed ($test -P $pipeline)"
+                    d_rps=""
+                    failures=$((failures + 1))
+                }
+                r_rps=$(run_bench "$redis_port" "$test" "$pipeline") || {
+                    log "  redis-benchmark against redis failed ($test -P $pipeline)"
+                    r_rps=""
+                    failures=$((failures + 1))
+                }
+                log "  $test -P $pipeline round $round: durakv $(fmt_rps "$d_rps"), redis $(fmt_rps "$r_rps")"
+                if [[ -n "$d_rps" ]]; then d_all+=("$d_rps"); fi
+                if [[ -n "$r_rps" ]]; then r_all+=("$r_rps"); fi
+                if [[ -n "$d_rps" && -n "$r_rps" ]]; then pairs+=("$d_rps $r_rps"); fi
+            done
+            rows+=("| $test | $pipeline | $policy | $(fmt_rps "$(median "${d_all[@]}")") | $(fmt_rps "$(median "${r_all[@]}")") | $(ratio_summary "${pairs[@]}") |")
         done
     done
 
@@ -290,7 +318,7 @@ for policy in "${POLICIES[@]}"; do
 done
 
 table=$(
-    echo "| test | pipeline | fsync | durakv ops/s | redis ops/s | durakv/redis |"
+    echo "| test | pipeline | fsync | durakv ops/s (median) | redis ops/s (median) | durakv/redis, median (range) of $BENCH_ROUNDS rounds |"
     echo "| --- | ---: | --- | ---: | ---: | ---: |"
     printf '%s\n' "${rows[@]}"
 )
