@@ -44,6 +44,7 @@ impl LogReader {
     /// The next record if one ends at or before `limit`; `None` when the reader has reached
     /// `limit` (or, on a live log, the bytes past it are not yet written).
     pub fn next(&mut self, limit: LogOffset) -> Result<Option<Record>, LogError> {
+        let mut refreshed = false;
         loop {
             if self.cur.next_offset() >= limit {
                 return Ok(None);
@@ -58,6 +59,12 @@ impl LogReader {
                         });
                     }
                     return Ok(Some(r));
+                }
+                ReadOutcome::End | ReadOutcome::Incomplete { .. } if !refreshed => {
+                    // Bytes buffered before the writer reached them (zeros of preallocated
+                    // space): look at the file again before deciding anything.
+                    refreshed = true;
+                    self.cur.refresh()?;
                 }
                 ReadOutcome::End | ReadOutcome::Incomplete { .. } => {
                     // The current segment is exhausted below `limit`: either it was closed and
@@ -77,9 +84,10 @@ impl LogReader {
                         self.idx += 1;
                         self.cur =
                             SegmentReader::open(&segment_path(&self.dir, next_base), next_base)?;
+                        refreshed = false;
                         continue;
                     }
-                    self.cur.refresh_len()?;
+                    self.cur.refresh()?;
                     match self.cur.read_next()? {
                         ReadOutcome::Record(r) => return Ok(Some(r)),
                         ReadOutcome::Corrupt { offset, error } => {

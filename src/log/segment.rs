@@ -1,19 +1,24 @@
 //! Reading one segment file record by record, and telling a torn tail from corruption.
 //!
-//! The classification rules (invariant 6: nothing silently lost):
+//! The active segment is preallocated: zero bytes follow its last record (see [`super::Log`]),
+//! so "the end of the written data" is either the end of the file or the start of an all-zero
+//! suffix. The classification rules (invariant 6: nothing silently lost):
+//! - nothing left, or only zero bytes from a record boundary on: `End`;
 //! - fewer than a header's bytes left, or a valid header whose payload runs past the end of the
 //!   file: `Incomplete` (a write in progress, or torn by a crash);
-//! - an invalid header followed only by zero bytes: `Incomplete` too (space the file system
-//!   extended but never filled);
-//! - a valid header whose payload checksum fails and which is the very last thing in the file:
+//! - an invalid header with only zero bytes after it (its own last bytes never written):
+//!   `Incomplete`;
+//! - a valid header whose payload checksum fails, with nothing but zero bytes after the record:
 //!   `Incomplete` (the last write was torn);
 //! - anything else that fails to validate is `Corrupt`, with the offset of the damaged record.
+//!   That includes an all-zero header with data after it: a zeroed hole before written data
+//!   cannot be told from damage, so start-up stops rather than guess.
 //!
 //! Only the owner of the log decides what an `Incomplete` means: recovery truncates it in the
 //! last segment, a live reader waits for more bytes, and anywhere else it is corruption.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::format::{
@@ -133,14 +138,19 @@ impl SegmentReader {
         self.pos
     }
 
-    /// Re-reads the file length, so a reader of the active segment sees appended records.
-    pub fn refresh_len(&mut self) -> Result<(), LogError> {
+    /// Re-reads the file length and drops buffered bytes past the current record, so a reader
+    /// of the active segment sees records written since: in preallocated space the buffer may
+    /// hold the zeros those records have since replaced.
+    pub fn refresh(&mut self) -> Result<(), LogError> {
         self.file_len = self
             .file
             .get_ref()
             .metadata()
             .map_err(|e| LogError::io("stat segment", &self.path, e))?
             .len();
+        self.file
+            .seek(SeekFrom::Start(self.pos))
+            .map_err(|e| LogError::io("seek segment", &self.path, e))?;
         Ok(())
     }
 
@@ -190,13 +200,16 @@ impl SegmentReader {
         let header = match RecordHeader::decode(&hb) {
             Ok(h) => h,
             Err(error) => {
-                let rest_zero =
-                    hb.iter().all(|&b| b == 0) && self.rest_is_zero(remaining - hb.len() as u64)?;
+                let rest_zero = self.rest_is_zero(remaining - hb.len() as u64)?;
                 self.rewind(hb.len() as u64)?;
+                if rest_zero && hb.iter().all(|&b| b == 0) {
+                    // Preallocated space the writer has not reached.
+                    return Ok(ReadOutcome::End);
+                }
                 if rest_zero {
                     return Ok(ReadOutcome::Incomplete {
                         offset: at,
-                        reason: format!("{remaining} zero bytes at the end of the segment"),
+                        reason: "a record header whose last bytes were never written".to_string(),
                     });
                 }
                 return Ok(ReadOutcome::Corrupt { offset: at, error });
@@ -229,7 +242,7 @@ impl SegmentReader {
             .read_exact(&mut bytes[RECORD_HEADER_LEN..])
             .map_err(|e| LogError::io("read record payload", &self.path, e))?;
         if let Err(error) = header.check_payload(&bytes[RECORD_HEADER_LEN..]) {
-            let is_last = header.record_len() == remaining;
+            let is_last = self.rest_is_zero(remaining - header.record_len())?;
             self.rewind(bytes.len() as u64)?;
             if is_last {
                 return Ok(ReadOutcome::Incomplete {

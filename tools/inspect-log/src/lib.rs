@@ -312,7 +312,7 @@ where
             ReadOutcome::Incomplete { offset, reason } => {
                 if is_last && !refreshed {
                     refreshed = true;
-                    reader.refresh_len()?;
+                    reader.refresh()?;
                     continue;
                 }
                 let (damage, what) = if is_last {
