@@ -109,7 +109,7 @@ pub struct Flags {
     /// Log level filter for tracing (e.g. info, debug) [default: info]
     #[arg(long)]
     pub loglevel: Option<String>,
-    /// Threads serving client connections, each with its own event loop [default: 2]
+    /// Threads serving client connections, each with its own event loop [default: 1]
     #[arg(long)]
     pub io_threads: Option<usize>,
     /// Where BGSAVE writes its timestamped checkpoints [default: <dir>/backups]
@@ -404,7 +404,7 @@ impl Config {
                 io_threads: flags
                     .io_threads
                     .or(file.io_threads)
-                    .unwrap_or(2)
+                    .unwrap_or(1)
                     .clamp(1, 64),
                 config_file: flags.config,
                 replicaof,

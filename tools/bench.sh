@@ -34,6 +34,7 @@
 #                      (default 900)
 #     CARGO_TARGET_DIR cargo target dir (default $HOME/.cache/durakv/target)
 #     DURAKV_BIN       durakv binary (default $CARGO_TARGET_DIR/release/durakv)
+#     DURAKV_ARGS      extra durakv flags, split on spaces (e.g. "--io-threads 1")
 #     REDIS_SERVER     redis-server binary (default /usr/bin/redis-server)
 #     REDIS_BENCHMARK  redis-benchmark binary (default /usr/bin/redis-benchmark)
 #     REDIS_CLI        redis-cli binary, used for PING (default /usr/bin/redis-cli)
@@ -265,7 +266,7 @@ ratio_summary() {
 
 # --- run --------------------------------------------------------------------
 
-log "durakv: $DURAKV_BIN"
+log "durakv: $DURAKV_BIN ${DURAKV_ARGS:-}"
 log "redis:  $REDIS_SERVER ($("$REDIS_SERVER" --version | head -n 1))"
 log "params: -c $CLIENTS -n $BENCH_N -r $KEYSPACE -d $DATASIZE, tests ${TESTS[*]}, pipelines ${PIPELINES[*]}, $BENCH_ROUNDS round(s)"
 
@@ -281,8 +282,9 @@ for policy in "${POLICIES[@]}"; do
     [[ -n "${durakv_port:-}" && -n "${redis_port:-}" ]] || die "could not pick ports"
 
     log "appendfsync=$policy: durakv on :$durakv_port, redis on :$redis_port"
+    # shellcheck disable=SC2086 # DURAKV_ARGS is a list of flags
     "$DURAKV_BIN" --port "$durakv_port" --bind 127.0.0.1 --dir "$durakv_dir" \
-        --appendfsync "$policy" >"$tmp_root/durakv-$policy.log" 2>&1 &
+        --appendfsync "$policy" ${DURAKV_ARGS:-} >"$tmp_root/durakv-$policy.log" 2>&1 &
     durakv_pid=$!
     "$REDIS_SERVER" --port "$redis_port" --bind 127.0.0.1 --dir "$redis_dir" \
         --save "" --appendonly yes --appendfsync "$policy" >"$tmp_root/redis-$policy.log" 2>&1 &

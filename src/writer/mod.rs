@@ -338,14 +338,40 @@ fn lock_writer(w: &Mutex<Writer>) -> std::sync::MutexGuard<'_, Writer> {
     w.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// What an I/O thread commits through: the writer's state, locked for one burst.
+/// What an I/O thread commits through: the writer's state, locked for one burst, or the
+/// writer thread when someone else holds it.
 #[derive(Clone)]
-pub struct DirectWriter(Arc<Mutex<Writer>>);
+pub struct DirectWriter {
+    shared: Arc<Mutex<Writer>>,
+    thread: mpsc::Sender<WriterMsg>,
+}
 
 impl DirectWriter {
-    /// Runs and commits `batch` (drained) as the writer thread would, on the calling thread.
+    /// Runs and commits `batch` (drained) as the writer thread would: on the calling thread
+    /// when the writer is free. When it is not (the writer thread in a RocksDB flush or an
+    /// expiry cycle, or another I/O thread committing), the burst goes to the writer thread
+    /// instead of waiting here, where every client of this I/O thread (and its timers) would
+    /// wait too; the replies still come back through this thread's hand-off. A connection has
+    /// one job in flight at a time, so its writes keep their order either way.
     pub fn commit(&self, batch: &mut Vec<WriterMsg>) {
-        lock_writer(&self.0).commit_direct(batch);
+        let mut w = match self.shared.try_lock() {
+            Ok(w) => w,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                for m in batch.drain(..) {
+                    if let Err(mpsc::SendError(WriterMsg::Job { reply, cmds, .. })) =
+                        self.thread.send(m)
+                    {
+                        reply.send(vec![
+                            Reply::err("ERR durakv writer is not running");
+                            cmds.len()
+                        ]);
+                    }
+                }
+                return;
+            }
+        };
+        w.commit_direct(batch);
     }
 }
 
@@ -467,7 +493,10 @@ pub fn start(
     state.publish_counts(&w.group.counts);
     let (tx, rx) = mpsc::channel();
     let shared = Arc::new(Mutex::new(w));
-    let direct = DirectWriter(shared.clone());
+    let direct = DirectWriter {
+        shared: shared.clone(),
+        thread: tx.clone(),
+    };
     let thread = std::thread::Builder::new()
         .name("durakv-writer".into())
         .spawn(move || Writer::run(shared, rx))
