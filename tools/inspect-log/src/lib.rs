@@ -454,6 +454,8 @@ pub struct SegmentInfo {
     /// Offset after its last valid record.
     pub end: LogOffset,
     pub path: PathBuf,
+    /// Header plus records up to `end` (the active segment's preallocated zeros are not
+    /// counted; neither is anything after damage).
     pub size_bytes: u64,
     pub records: u64,
     pub first_ts_ms: Option<u64>,
@@ -509,7 +511,8 @@ pub fn segments(dir: &Path, progress: &mut Progress) -> Result<Vec<SegmentInfo>,
             base,
             end: scan.end,
             path,
-            size_bytes: sizes[i],
+            // Up to the last record: the active segment's preallocated zeros are not content.
+            size_bytes: sizes[i].min(SEGMENT_HEADER_LEN as u64 + (scan.end.0 - base.0)),
             records: scan.records,
             first_ts_ms: scan.first_ts_ms,
             last_ts_ms: scan.last_ts_ms,
