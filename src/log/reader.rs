@@ -15,6 +15,9 @@ pub struct LogReader {
     segments: Vec<LogOffset>,
     idx: usize,
     cur: SegmentReader,
+    /// The last call stopped at its limit: bytes buffered past it may be preallocated zeros
+    /// the writer has overwritten since.
+    at_limit: bool,
 }
 
 impl LogReader {
@@ -33,6 +36,7 @@ impl LogReader {
             segments,
             idx,
             cur,
+            at_limit: false,
         })
     }
 
@@ -45,8 +49,16 @@ impl LogReader {
     /// `limit` (or, on a live log, the bytes past it are not yet written).
     pub fn next(&mut self, limit: LogOffset) -> Result<Option<Record>, LogError> {
         let mut refreshed = false;
+        if self.at_limit && self.cur.next_offset() < limit {
+            // Caught up last time: read the new records from the file, not from a buffer that
+            // may hold the zeros they replaced (which would cost a scan of the zero suffix).
+            self.cur.refresh()?;
+            self.at_limit = false;
+            refreshed = true;
+        }
         loop {
             if self.cur.next_offset() >= limit {
+                self.at_limit = true;
                 return Ok(None);
             }
             match self.cur.read_next()? {
