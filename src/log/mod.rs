@@ -560,6 +560,15 @@ mod tests {
     use super::reader::LogReader;
     use super::*;
 
+    /// Reads every record up to `end`; how many.
+    fn read_up_to(r: &mut LogReader, end: LogOffset) -> usize {
+        let mut n = 0;
+        while r.next(end).expect("read").is_some() {
+            n += 1;
+        }
+        n
+    }
+
     fn append_n(log: &mut Log, n: usize) {
         for i in 0..n {
             let mut buf = Vec::new();
@@ -707,11 +716,7 @@ mod tests {
         // Appending after a reopen overwrites the zeros, and everything reads back.
         append_n(&mut log, 5);
         let mut r = LogReader::open(dir.path(), LogOffset::ZERO).expect("reader");
-        let mut n = 0;
-        while r.next(log.end()).expect("read").is_some() {
-            n += 1;
-        }
-        assert_eq!(n, 10);
+        assert_eq!(read_up_to(&mut r, log.end()), 10);
     }
 
     #[test]
@@ -740,16 +745,11 @@ mod tests {
         let (mut log, _) = Log::open(dir.path(), 1 << 20, ReplId::random()).expect("open");
         append_n(&mut log, 3);
         let mut r = LogReader::open(dir.path(), LogOffset::ZERO).expect("reader");
-        let mut n = 0;
         // Reading the first records fills the reader's buffer with the zeros after them.
-        while r.next(log.end()).expect("read").is_some() {
-            n += 1;
-        }
+        let mut n = read_up_to(&mut r, log.end());
         for _ in 0..5 {
             append_n(&mut log, 4);
-            while r.next(log.end()).expect("read").is_some() {
-                n += 1;
-            }
+            n += read_up_to(&mut r, log.end());
             assert_eq!(r.position(), log.end());
         }
         assert_eq!(n, 23);

@@ -145,6 +145,14 @@ struct Shard {
 }
 
 impl Shard {
+    fn forget_all(&mut self) {
+        self.epoch += 1;
+        self.young.clear();
+        self.young_bytes = 0;
+        self.old.clear();
+        self.old_bytes = 0;
+    }
+
     fn remove_young(&mut self, key: &[u8]) {
         if let Some((slot, _)) = self.young.remove_entry(key) {
             self.young_bytes -= slot.cost();
@@ -287,20 +295,15 @@ impl EntryCache {
             } else {
                 s.writing = s.writing.saturating_sub(1);
             }
-            drop(s);
+            s.forget_all();
         }
-        self.clear();
     }
 
-    /// Forgets everything (FLUSHDB, FLUSHALL).
-    pub fn clear(&self) {
+    /// Forgets everything.
+    #[cfg(test)]
+    fn clear(&self) {
         for i in 0..self.shards.len() {
-            let mut s = self.lock(i);
-            s.epoch += 1;
-            s.young.clear();
-            s.young_bytes = 0;
-            s.old.clear();
-            s.old_bytes = 0;
+            self.lock(i).forget_all();
         }
     }
 

@@ -338,6 +338,16 @@ fn lock_writer(w: &Mutex<Writer>) -> std::sync::MutexGuard<'_, Writer> {
     w.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Answers a job that reached a writer which has stopped.
+fn refuse_stopped(m: WriterMsg) {
+    if let WriterMsg::Job { reply, cmds, .. } = m {
+        reply.send(vec![
+            Reply::err("ERR durakv writer is not running");
+            cmds.len()
+        ]);
+    }
+}
+
 /// What an I/O thread commits through: the writer's state, locked for one burst, or the
 /// writer thread when someone else holds it.
 #[derive(Clone)]
@@ -359,13 +369,8 @@ impl DirectWriter {
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => {
                 for m in batch.drain(..) {
-                    if let Err(mpsc::SendError(WriterMsg::Job { reply, cmds, .. })) =
-                        self.thread.send(m)
-                    {
-                        reply.send(vec![
-                            Reply::err("ERR durakv writer is not running");
-                            cmds.len()
-                        ]);
+                    if let Err(mpsc::SendError(m)) = self.thread.send(m) {
+                        refuse_stopped(m);
                     }
                 }
                 return;
@@ -628,14 +633,7 @@ impl Writer {
     fn commit_direct(&mut self, batch: &mut Vec<WriterMsg>) {
         let mut jobs = Vec::with_capacity(batch.len());
         if self.stopped {
-            for m in batch.drain(..) {
-                if let WriterMsg::Job { reply, cmds, .. } = m {
-                    reply.send(vec![
-                        Reply::err("ERR durakv writer is not running");
-                        cmds.len()
-                    ]);
-                }
-            }
+            batch.drain(..).for_each(refuse_stopped);
             return;
         }
         let now = now_ms();
