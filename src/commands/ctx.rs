@@ -9,7 +9,7 @@
 //!   its log record.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
@@ -239,7 +239,10 @@ const POINT_DELETE_MAX: u64 = 128;
 /// Per-group state kept by the writer across the commands of one group commit.
 pub struct GroupState {
     pub batch: Batch,
-    overlay: HashMap<(u8, Bytes), Option<Entry>>,
+    /// Per database: what the group's commands read or wrote, keyed by the user's key (a
+    /// lookup by `&[u8]` copies nothing; foldhash rather than SipHash: hashed several times
+    /// per command on the write path).
+    overlay: [hashbrown::HashMap<Bytes, Option<Entry>>; DATABASES],
     /// Pending element writes per space, so commands later in the group read them.
     elems: [BTreeMap<Vec<u8>, Option<Bytes>>; 3],
     /// The next collection version; persisted with the batch when it moved.
@@ -271,7 +274,7 @@ impl GroupState {
     pub fn new(counts: [DbCounts; DATABASES], next_version: u64) -> GroupState {
         GroupState {
             batch: Batch::default(),
-            overlay: HashMap::new(),
+            overlay: std::array::from_fn(|_| hashbrown::HashMap::new()),
             elems: [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()],
             next_version,
             version_dirty: false,
@@ -288,7 +291,9 @@ impl GroupState {
     /// Starts the next group: a fresh batch and overlay, counts carried over.
     pub fn reset(&mut self) {
         self.batch = Batch::default();
-        self.overlay.clear();
+        for m in self.overlay.iter_mut() {
+            m.clear();
+        }
         for e in self.elems.iter_mut() {
             e.clear();
         }
@@ -383,8 +388,7 @@ impl<'a> WriteCtx<'a> {
 
     /// The stored entry, expired or not, as of this point in the group.
     pub fn raw(&mut self, key: &[u8]) -> ExecResult<Option<Entry>> {
-        let k = (self.db, Bytes::copy_from_slice(key));
-        if let Some(e) = self.group.overlay.get(&k) {
+        if let Some(e) = self.group.overlay[self.db as usize].get(key) {
             return Ok(e.clone());
         }
         let e = if self.group.flushed[self.db as usize] {
@@ -392,7 +396,7 @@ impl<'a> WriteCtx<'a> {
         } else {
             self.storage.get_raw(self.db, key)?
         };
-        self.group.overlay.insert(k, e.clone());
+        self.group.overlay[self.db as usize].insert(Bytes::copy_from_slice(key), e.clone());
         Ok(e)
     }
 
@@ -513,10 +517,20 @@ impl<'a> WriteCtx<'a> {
         }
         self.storage
             .batch_put_entry(&mut self.group.batch, db, key, &entry);
-        self.group
-            .overlay
-            .insert((db, Bytes::copy_from_slice(key)), Some(entry));
+        self.overlay_set(key, Some(entry));
         Ok(())
+    }
+
+    /// Records what `key` now holds for the rest of the group; usually the key is there
+    /// already (read before the write), and its copy is reused.
+    fn overlay_set(&mut self, key: &[u8], e: Option<Entry>) {
+        let ov = &mut self.group.overlay[self.db as usize];
+        match ov.get_mut(key) {
+            Some(slot) => *slot = e,
+            None => {
+                ov.insert(Bytes::copy_from_slice(key), e);
+            }
+        }
     }
 
     /// Deletes `key`; true if it was stored (expired or not).
@@ -537,9 +551,7 @@ impl<'a> WriteCtx<'a> {
         self.group.counts_dirty[db as usize] = true;
         self.storage
             .batch_delete_entry(&mut self.group.batch, db, key);
-        self.group
-            .overlay
-            .insert((db, Bytes::copy_from_slice(key)), None);
+        self.overlay_set(key, None);
         Ok(true)
     }
 
@@ -554,7 +566,7 @@ impl<'a> WriteCtx<'a> {
         self.group.counts_dirty[db as usize] = true;
         // Entries cached for this db are now gone; mark every one as deleted and let
         // storage reads for unseen keys be answered by the flag below.
-        self.group.overlay.retain(|(d, _), _| *d != db);
+        self.group.overlay[db as usize].clear();
         self.group.flushed[db as usize] = true;
         if self.group.track_touches {
             // An empty key stands for "every key of this database".
@@ -606,8 +618,7 @@ impl View for WriteCtx<'_> {
     }
 
     fn get(&self, key: &[u8]) -> ExecResult<Option<Entry>> {
-        let k = (self.db, Bytes::copy_from_slice(key));
-        let e = match self.group.overlay.get(&k) {
+        let e = match self.group.overlay[self.db as usize].get(key) {
             Some(e) => e.clone(),
             None if self.group.flushed[self.db as usize] => None,
             None => self.storage.get_raw(self.db, key)?,
@@ -640,12 +651,10 @@ impl View for WriteCtx<'_> {
     fn scan_keys(&self, from: &[u8], f: &mut dyn FnMut(&[u8], &Entry) -> bool) -> ExecResult<()> {
         let db = self.db;
         // The group's own writes in this database, in key order.
-        let mut pending: BTreeMap<&[u8], &Option<Entry>> = self
-            .group
-            .overlay
+        let mut pending: BTreeMap<&[u8], &Option<Entry>> = self.group.overlay[db as usize]
             .iter()
-            .filter(|((d, k), _)| *d == db && k.as_ref() >= from)
-            .map(|((_, k), e)| (k.as_ref(), e))
+            .filter(|(k, _)| k.as_ref() >= from)
+            .map(|(k, e)| (k.as_ref(), e))
             .collect();
         let mut stop = false;
         if !self.group.flushed[db as usize] {

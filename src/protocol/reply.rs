@@ -143,39 +143,7 @@ fn bulk(out: &mut BytesMut, b: &[u8]) {
 }
 
 fn put_int(out: &mut BytesMut, i: i64) {
-    let mut buf = itoa_buf(i);
-    out.put_slice(buf.as_bytes_mut());
-}
-
-struct IntBuf {
-    bytes: [u8; 20],
-    start: usize,
-}
-
-impl IntBuf {
-    fn as_bytes_mut(&mut self) -> &[u8] {
-        &self.bytes[self.start..]
-    }
-}
-
-fn itoa_buf(i: i64) -> IntBuf {
-    let mut bytes = [0u8; 20];
-    let mut pos = 20;
-    let neg = i < 0;
-    let mut v = i.unsigned_abs();
-    loop {
-        pos -= 1;
-        bytes[pos] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if neg {
-        pos -= 1;
-        bytes[pos] = b'-';
-    }
-    IntBuf { bytes, start: pos }
+    out.put_slice(itoa::Buffer::new().format(i).as_bytes());
 }
 
 /// Formats a double as Redis does in replies: integers without a fraction, `inf`/`-inf`, and

@@ -29,12 +29,11 @@
 //! map. Profiled under pipelined GETs, a hit with the key, the value and a shared `Bytes`
 //! header in three places spent most of its time waiting for memory.
 
-use std::borrow::Borrow;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::entry::{Entry, ValueType};
 
@@ -45,7 +44,7 @@ const ENTRY_OVERHEAD: usize = 64;
 /// Values larger than this are not cached: one would evict thousands of small ones.
 const MAX_CACHED_VALUE: usize = 64 * 1024;
 
-/// A key and its value in one allocation; hashed and compared by the key alone.
+/// A key and its value in one allocation.
 struct Slot {
     buf: Box<[u8]>,
     key_len: usize,
@@ -55,7 +54,7 @@ impl Slot {
     /// Copies `key` and the entry's value: a value parsed from a request is a slice of the
     /// connection's read buffer, which a cached slice would keep alive whole.
     fn new(key: &[u8], e: &Option<Entry>) -> Slot {
-        let value: &[u8] = e.as_ref().map_or(&[], |e| &e.value);
+        let value = value_of(e);
         let mut buf = Vec::with_capacity(key.len() + value.len());
         buf.extend_from_slice(key);
         buf.extend_from_slice(value);
@@ -76,27 +75,21 @@ impl Slot {
     fn cost(&self) -> usize {
         self.buf.len() + ENTRY_OVERHEAD
     }
-}
 
-impl Hash for Slot {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        // As `[u8]` hashes, so a lookup by `&[u8]` (through `Borrow`) finds it.
-        self.key().hash(h)
+    /// Takes `e`'s value in place when it has the length of the one held (an overwrite with
+    /// a same-sized value, a counter of as many digits): no allocation.
+    fn overwrite(&mut self, e: &Option<Entry>) -> bool {
+        let value = value_of(e);
+        if value.len() != self.buf.len() - self.key_len {
+            return false;
+        }
+        self.buf[self.key_len..].copy_from_slice(value);
+        true
     }
 }
 
-impl PartialEq for Slot {
-    fn eq(&self, other: &Slot) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Slot {}
-
-impl Borrow<[u8]> for Slot {
-    fn borrow(&self) -> &[u8] {
-        self.key()
-    }
+fn value_of(e: &Option<Entry>) -> &[u8] {
+    e.as_ref().map_or(&[], |e| &e.value)
 }
 
 /// What the map holds beside a slot: the key is absent, or its type and expiry.
@@ -129,7 +122,9 @@ impl Meta {
     }
 }
 
-type Map = HashMap<Slot, Meta>;
+/// Slots with their hash stored beside them: a resize does not hash keys again, and a probe
+/// compares the hash before touching the slot's memory.
+type Map = HashTable<(u64, Slot, Meta)>;
 
 #[derive(Default)]
 struct Shard {
@@ -144,6 +139,14 @@ struct Shard {
     old_bytes: usize,
 }
 
+fn in_map(h: u64, key: &[u8]) -> impl Fn(&(u64, Slot, Meta)) -> bool + '_ {
+    move |(sh, slot, _)| *sh == h && slot.key() == key
+}
+
+fn stored_hash(e: &(u64, Slot, Meta)) -> u64 {
+    e.0
+}
+
 impl Shard {
     fn forget_all(&mut self) {
         self.epoch += 1;
@@ -153,16 +156,31 @@ impl Shard {
         self.old_bytes = 0;
     }
 
-    fn remove_young(&mut self, key: &[u8]) {
-        if let Some((slot, _)) = self.young.remove_entry(key) {
+    fn remove_old(&mut self, h: u64, key: &[u8]) -> Option<(Slot, Meta)> {
+        let Ok(found) = self.old.find_entry(h, in_map(h, key)) else {
+            return None;
+        };
+        let ((_, slot, m), _) = found.remove();
+        self.old_bytes -= slot.cost();
+        Some((slot, m))
+    }
+
+    fn remove_young(&mut self, h: u64, key: &[u8]) {
+        if let Ok(found) = self.young.find_entry(h, in_map(h, key)) {
+            let ((_, slot, _), _) = found.remove();
             self.young_bytes -= slot.cost();
         }
     }
 
-    fn remove_old(&mut self, key: &[u8]) -> Option<(Slot, Meta)> {
-        let (slot, m) = self.old.remove_entry(key)?;
-        self.old_bytes -= slot.cost();
-        Some((slot, m))
+    /// Inserts a key known to be in neither generation, which turns old once over
+    /// `young_budget`.
+    fn insert_young(&mut self, h: u64, slot: Slot, m: Meta, young_budget: usize) {
+        self.young_bytes += slot.cost();
+        self.young.insert_unique(h, (h, slot, m), stored_hash);
+        if self.young_bytes > young_budget {
+            self.old = std::mem::take(&mut self.young);
+            self.old_bytes = std::mem::take(&mut self.young_bytes);
+        }
     }
 }
 
@@ -177,6 +195,9 @@ pub struct EntryCache {
     shards: Box<[Mutex<Shard>]>,
     /// Bytes the young generation of one shard may hold before it turns old.
     young_budget: usize,
+    /// One hash per operation picks the shard and the slot within it (foldhash, keyed per
+    /// process).
+    hasher: DefaultHashBuilder,
 }
 
 fn too_large(e: &Option<Entry>) -> bool {
@@ -190,11 +211,23 @@ impl EntryCache {
         EntryCache {
             shards: (0..n).map(|_| Mutex::new(Shard::default())).collect(),
             young_budget: bytes / SHARDS / 2,
+            hasher: DefaultHashBuilder::default(),
         }
     }
 
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The shard for hash `h`: bits 32-37, which the tables use for neither the bucket
+    /// (low bits) nor the tag byte (top seven bits) while they hold fewer than 2^32 slots.
+    fn shard_of_hash(&self, h: u64) -> usize {
+        (h >> 32) as usize % self.shards.len()
+    }
+
+    #[cfg(test)]
     fn shard_of(&self, key: &[u8]) -> usize {
-        crc32c::crc32c(key) as usize % self.shards.len()
+        self.shard_of_hash(self.hash(key))
     }
 
     fn lock(&self, i: usize) -> MutexGuard<'_, Shard> {
@@ -212,17 +245,18 @@ impl EntryCache {
         if self.shards.is_empty() {
             return Err(None);
         }
-        let i = self.shard_of(key);
+        let h = self.hash(key);
+        let i = self.shard_of_hash(h);
         let mut s = self.lock(i);
         if s.writing > 0 {
             return Err(None);
         }
-        if let Some((slot, m)) = s.young.get_key_value(key) {
+        if let Some((_, slot, m)) = s.young.find(h, in_map(h, key)) {
             return Ok(m.entry(slot));
         }
-        if let Some((slot, m)) = s.remove_old(key) {
+        if let Some((slot, m)) = s.remove_old(h, key) {
             let out = m.entry(&slot);
-            self.insert_young(&mut s, slot, m);
+            s.insert_young(h, slot, m, self.young_budget);
             return Ok(out);
         }
         Err(Some(Ticket {
@@ -237,23 +271,16 @@ impl EntryCache {
         if too_large(e) {
             return;
         }
+        let h = self.hash(key);
         let mut s = self.lock(ticket.shard);
         if s.epoch != ticket.epoch || s.writing > 0 {
             return;
         }
-        self.insert_young(&mut s, Slot::new(key, e), Meta::of(e));
-    }
-
-    /// Inserts into the young generation, which turns old once over budget.
-    fn insert_young(&self, s: &mut Shard, slot: Slot, m: Meta) {
-        // Remove first: an insert over an existing key would keep the old slot (and value).
-        s.remove_young(slot.key());
-        s.young_bytes += slot.cost();
-        s.young.insert(slot, m);
-        if s.young_bytes > self.young_budget {
-            s.old = std::mem::take(&mut s.young);
-            s.old_bytes = std::mem::take(&mut s.young_bytes);
-        }
+        // Another reader may have filled the key since this one missed: a key is never in
+        // both generations (finish_write's single probe of the young one relies on that).
+        s.remove_young(h, key);
+        s.remove_old(h, key);
+        s.insert_young(h, Slot::new(key, e), Meta::of(e), self.young_budget);
     }
 
     /// Before RocksDB applies a write of `key`: its shard serves and fills nothing until the
@@ -262,26 +289,45 @@ impl EntryCache {
         if self.shards.is_empty() {
             return;
         }
-        let mut s = self.lock(self.shard_of(key));
+        let mut s = self.lock(self.shard_of_hash(self.hash(key)));
         s.epoch += 1;
         s.writing += 1;
     }
 
     /// After RocksDB applied (or refused) the write begun for `key`: stores what it now holds
     /// (`Some(None)`: deleted), or leaves it out (`None`: unknown, as after a failed write).
-    pub fn finish_write(&self, key: Vec<u8>, now: Option<Option<Entry>>) {
+    pub fn finish_write(&self, key: &[u8], now: Option<Option<Entry>>) {
         if self.shards.is_empty() {
             return;
         }
-        let mut s = self.lock(self.shard_of(&key));
+        let h = self.hash(key);
+        let mut s = self.lock(self.shard_of_hash(h));
         s.epoch += 1;
         s.writing = s.writing.saturating_sub(1);
-        s.remove_old(&key);
-        match now {
-            Some(e) if !too_large(&e) => {
-                self.insert_young(&mut s, Slot::new(&key, &e), Meta::of(&e));
+        let keep = now.filter(|e| !too_large(e));
+        let shard = &mut *s;
+        match (shard.young.find_entry(h, in_map(h, key)), keep) {
+            (Ok(mut found), Some(e)) => {
+                // Overwritten while young: one probe, and no allocation when the value keeps
+                // its length.
+                let (_, slot, m) = found.get_mut();
+                *m = Meta::of(&e);
+                if !slot.overwrite(&e) {
+                    let fresh = Slot::new(key, &e);
+                    shard.young_bytes = shard.young_bytes - slot.cost() + fresh.cost();
+                    *slot = fresh;
+                }
             }
-            _ => s.remove_young(&key),
+            (Ok(found), None) => {
+                let ((_, slot, _), _) = found.remove();
+                shard.young_bytes -= slot.cost();
+            }
+            (Err(_), keep) => {
+                shard.remove_old(h, key);
+                if let Some(e) = keep {
+                    shard.insert_young(h, Slot::new(key, &e), Meta::of(&e), self.young_budget);
+                }
+            }
         }
     }
 
@@ -339,7 +385,7 @@ mod tests {
         // Ticket before the write began, fill after it finished.
         let t = miss(&c, b"k");
         c.begin_write(b"k");
-        c.finish_write(b"k".to_vec(), Some(entry("new")));
+        c.finish_write(b"k", Some(entry("new")));
         c.fill(t, b"k", &entry("old"));
         assert_eq!(
             c.get(b"k"),
@@ -352,7 +398,7 @@ mod tests {
         c.begin_write(b"k");
         assert_eq!(c.get(b"k"), Err(None), "a key being written is not served");
         c.fill(t, b"other", &entry("x"));
-        c.finish_write(b"k".to_vec(), Some(None));
+        c.finish_write(b"k", Some(None));
         if c.shard_of(b"other") == c.shard_of(b"k") {
             assert!(
                 c.get(b"other").is_err(),
@@ -363,7 +409,7 @@ mod tests {
 
         // A failed write leaves the key out; a later read fills it.
         c.begin_write(b"k");
-        c.finish_write(b"k".to_vec(), None);
+        c.finish_write(b"k", None);
         let t = miss(&c, b"k");
         c.fill(t, b"k", &entry("from rocksdb"));
         assert_eq!(c.get(b"k"), Ok(entry("from rocksdb")));
@@ -373,7 +419,7 @@ mod tests {
             0,
         ));
         c.begin_write(b"k");
-        c.finish_write(b"k".to_vec(), Some(big));
+        c.finish_write(b"k", Some(big));
         assert!(
             c.get(b"k").is_err(),
             "a value too large to cache is left out"
@@ -385,13 +431,13 @@ mod tests {
         let c = EntryCache::new(1 << 20);
         c.begin_write(b"k");
         c.begin_write(b"k");
-        c.finish_write(b"k".to_vec(), Some(entry("first")));
+        c.finish_write(b"k", Some(entry("first")));
         assert_eq!(
             c.get(b"k"),
             Err(None),
             "the first of two writes is never served"
         );
-        c.finish_write(b"k".to_vec(), Some(entry("last")));
+        c.finish_write(b"k", Some(entry("last")));
         assert_eq!(c.get(b"k"), Ok(entry("last")));
     }
 
@@ -399,7 +445,7 @@ mod tests {
     fn a_clear_refuses_fills_while_it_runs_and_empties_the_cache() {
         let c = EntryCache::new(1 << 20);
         c.begin_write(b"a");
-        c.finish_write(b"a".to_vec(), Some(entry("1")));
+        c.finish_write(b"a", Some(entry("1")));
         let t = miss(&c, b"b");
         c.clear_around_write(true);
         assert_eq!(c.get(b"a"), Err(None));
@@ -444,7 +490,7 @@ mod tests {
         let c = EntryCache::new(0);
         assert!(matches!(c.get(b"k"), Err(None)));
         c.begin_write(b"k");
-        c.finish_write(b"k".to_vec(), Some(entry("v")));
+        c.finish_write(b"k", Some(entry("v")));
         assert!(matches!(c.get(b"k"), Err(None)));
         c.clear();
     }

@@ -243,7 +243,7 @@ impl Storage {
         // In batch order: a key written twice ends with its last write, and its shard stays
         // busy (serves nothing) until then.
         for (k, e) in data {
-            self.cache.finish_write(k, ok.then_some(e));
+            self.cache.finish_write(&k, ok.then_some(e));
         }
         if clears {
             self.cache.clear_around_write(false);

@@ -315,6 +315,8 @@ struct Writer {
     state: Arc<WriterState>,
     group: GroupState,
     records: Vec<u8>,
+    /// A record's payload while it is encoded, reused from record to record.
+    payload: Vec<u8>,
     last_sync: Instant,
     last_expire: Instant,
     last_retention: Instant,
@@ -474,6 +476,7 @@ pub fn start(
         state: state.clone(),
         group,
         records: Vec::with_capacity(1 << 20),
+        payload: Vec::new(),
         last_sync: Instant::now(),
         last_expire: Instant::now(),
         last_retention: Instant::now(),
@@ -957,15 +960,14 @@ impl Writer {
         if effects.is_empty() {
             return;
         }
-        let mut payload = Vec::new();
+        let payload = &mut self.payload;
+        payload.clear();
         for e in effects {
-            encode_command(&mut payload, e);
+            encode_command(payload, e);
         }
-        if payload.len() as u64 > MAX_PAYLOAD_LEN as u64 {
-            self.poison(format!(
-                "a record of {} bytes exceeds the log's maximum",
-                payload.len()
-            ));
+        let len = payload.len();
+        if len as u64 > MAX_PAYLOAD_LEN as u64 {
+            self.poison(format!("a record of {len} bytes exceeds the log's maximum"));
             return;
         }
         let at = LogOffset(self.log.end().0 + self.records.len() as u64);
@@ -975,7 +977,7 @@ impl Writer {
             now,
             db,
             RecordKind::Commands,
-            &payload,
+            &self.payload,
         );
         self.state.records.fetch_add(1, Ordering::Relaxed);
     }
