@@ -126,6 +126,9 @@ pub struct WriterState {
     pub segments: AtomicU64,
     pub last_fsync_ms: AtomicU64,
     pub fsyncs: AtomicU64,
+    /// Microseconds spent in log fsyncs, in total (INFO: divided by `fsyncs`, how fast the
+    /// disk makes a write durable).
+    pub fsync_us: AtomicU64,
     pub groups: AtomicU64,
     pub records: AtomicU64,
     pub expired_keys: AtomicU64,
@@ -150,6 +153,14 @@ pub struct WriterState {
 }
 
 impl WriterState {
+    /// Counts a successful fsync of the log that began at `began` (INFO persistence).
+    pub fn count_fsync(&self, began: Instant) {
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.fsync_us
+            .fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.last_fsync_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
     pub fn counts(&self) -> [DbCounts; DATABASES] {
         let mut out = [DbCounts::default(); DATABASES];
         for (i, c) in out.iter_mut().enumerate() {
@@ -453,6 +464,7 @@ pub fn start(
         segments: AtomicU64::new(log.segment_count() as u64),
         last_fsync_ms: AtomicU64::new(now_ms()),
         fsyncs: AtomicU64::new(0),
+        fsync_us: AtomicU64::new(0),
         groups: AtomicU64::new(0),
         records: AtomicU64::new(0),
         expired_keys: AtomicU64::new(0),
@@ -993,10 +1005,11 @@ impl Writer {
         let start_end = self.log.end();
         self.append(bytes)?;
         if self.config.runtime.appendfsync() == FsyncPolicy::Always {
+            let t = Instant::now();
             if let Err(e) = self.log.sync() {
                 return Err(self.fail_append(start_end, format!("{e}")));
             }
-            self.note_fsync();
+            self.note_fsync(t);
         }
         Ok(())
     }
@@ -1086,10 +1099,10 @@ impl Writer {
         }
     }
 
-    fn note_fsync(&mut self) {
+    /// After a successful fsync of the log that began at `began`.
+    fn note_fsync(&mut self, began: Instant) {
         self.last_sync = Instant::now();
-        self.state.fsyncs.fetch_add(1, Ordering::Relaxed);
-        self.state.last_fsync_ms.store(now_ms(), Ordering::Relaxed);
+        self.state.count_fsync(began);
         self.state
             .synced_end
             .store(self.log.synced_end().0, Ordering::Relaxed);
@@ -1103,8 +1116,9 @@ impl Writer {
             && self.last_sync.elapsed() >= Duration::from_secs(1)
             && self.log.synced_end() < self.log.end()
         {
+            let t = Instant::now();
             match self.log.sync() {
-                Ok(()) => self.note_fsync(),
+                Ok(()) => self.note_fsync(t),
                 Err(e) => self.poison(format!("{e}")),
             }
         }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use super::{PendingReply, WriterState};
 use crate::protocol::Reply;
-use crate::types::{now_ms, LogOffset};
+use crate::types::LogOffset;
 
 enum Job {
     /// Fsync `file` (covering the log up to `end`), publish `end`, then send `replies`.
@@ -91,11 +91,11 @@ fn run(rx: mpsc::Receiver<Job>, state: Arc<WriterState>) {
             Job::Group { file, end, .. } => Some((file.clone(), *end)),
             Job::Barrier(_) => None,
         });
+        let began = std::time::Instant::now();
         let result = match &target {
             Some((file, end)) => match file.sync_data() {
                 Ok(()) => {
-                    state.fsyncs.fetch_add(1, Ordering::Relaxed);
-                    state.last_fsync_ms.store(now_ms(), Ordering::Relaxed);
+                    state.count_fsync(began);
                     state.synced_end.fetch_max(end.0, Ordering::Relaxed);
                     state.publish_end_at_least(*end);
                     Ok(())

@@ -235,6 +235,49 @@ fn info_has_the_sections_role_and_keyspace() {
 }
 
 #[test]
+fn info_persistence_reports_how_long_fsyncs_take() {
+    let srv = Server::start(&["--appendfsync", "always"]);
+    let mut con = srv.client();
+    // One INFO persistence read: (fsyncs, total us, average us).
+    let read = |con: &mut redis::Connection| -> (u64, u64, u64) {
+        let section = info_section(con, "persistence");
+        let num = |f: &str| -> u64 {
+            let v = section
+                .iter()
+                .find(|(k, _)| k == f)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("INFO persistence has {f}"));
+            v.parse()
+                .unwrap_or_else(|e| panic!("{f}:{v:?} is not a count: {e}"))
+        };
+        (
+            num("log_fsyncs"),
+            num("log_fsync_total_us"),
+            num("log_fsync_avg_us"),
+        )
+    };
+    let (fsyncs_before, total_before, _) = read(&mut con);
+    for i in 0..20 {
+        run(&mut con, &["SET", &format!("k{i}"), "v"]);
+    }
+    // Under `always` each acknowledged SET was covered by an fsync, one at a time here.
+    let (fsyncs, total, avg) = read(&mut con);
+    assert!(
+        fsyncs >= fsyncs_before + 20,
+        "20 SETs one after another, each answered after its fsync: {fsyncs_before} -> {fsyncs}"
+    );
+    assert!(
+        total > total_before,
+        "the time spent in those fsyncs is counted: {total_before} -> {total}"
+    );
+    assert_eq!(
+        avg,
+        total / fsyncs,
+        "the average is the total over the count"
+    );
+}
+
+#[test]
 fn master_repl_offset_grows_with_writes_only() {
     let srv = Server::start(&[]);
     let mut con = srv.client();
