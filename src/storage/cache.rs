@@ -147,6 +147,13 @@ fn stored_hash(e: &(u64, Slot, Meta)) -> u64 {
     e.0
 }
 
+/// Removes `key` (hash `h`) from `map`, taking its cost off `bytes`.
+fn take(map: &mut Map, bytes: &mut usize, h: u64, key: &[u8]) -> Option<(Slot, Meta)> {
+    let ((_, slot, m), _) = map.find_entry(h, in_map(h, key)).ok()?.remove();
+    *bytes -= slot.cost();
+    Some((slot, m))
+}
+
 impl Shard {
     fn forget_all(&mut self) {
         self.epoch += 1;
@@ -157,19 +164,11 @@ impl Shard {
     }
 
     fn remove_old(&mut self, h: u64, key: &[u8]) -> Option<(Slot, Meta)> {
-        let Ok(found) = self.old.find_entry(h, in_map(h, key)) else {
-            return None;
-        };
-        let ((_, slot, m), _) = found.remove();
-        self.old_bytes -= slot.cost();
-        Some((slot, m))
+        take(&mut self.old, &mut self.old_bytes, h, key)
     }
 
-    fn remove_young(&mut self, h: u64, key: &[u8]) {
-        if let Ok(found) = self.young.find_entry(h, in_map(h, key)) {
-            let ((_, slot, _), _) = found.remove();
-            self.young_bytes -= slot.cost();
-        }
+    fn remove_young(&mut self, h: u64, key: &[u8]) -> Option<(Slot, Meta)> {
+        take(&mut self.young, &mut self.young_bytes, h, key)
     }
 
     /// Inserts a key known to be in neither generation, which turns old once over
@@ -304,31 +303,27 @@ impl EntryCache {
         let mut s = self.lock(self.shard_of_hash(h));
         s.epoch += 1;
         s.writing = s.writing.saturating_sub(1);
-        let keep = now.filter(|e| !too_large(e));
+        let Some(e) = now.filter(|e| !too_large(e)) else {
+            // A key is in one generation at most.
+            if s.remove_young(h, key).is_none() {
+                s.remove_old(h, key);
+            }
+            return;
+        };
         let shard = &mut *s;
-        match (shard.young.find_entry(h, in_map(h, key)), keep) {
-            (Ok(mut found), Some(e)) => {
-                // Overwritten while young: one probe, and no allocation when the value keeps
-                // its length.
-                let (_, slot, m) = found.get_mut();
-                *m = Meta::of(&e);
-                if !slot.overwrite(&e) {
-                    let fresh = Slot::new(key, &e);
-                    shard.young_bytes = shard.young_bytes - slot.cost() + fresh.cost();
-                    *slot = fresh;
-                }
+        if let Some((_, slot, m)) = shard.young.find_mut(h, in_map(h, key)) {
+            // Overwritten while young: one probe, and no allocation when the value keeps its
+            // length.
+            *m = Meta::of(&e);
+            if !slot.overwrite(&e) {
+                let fresh = Slot::new(key, &e);
+                shard.young_bytes = shard.young_bytes - slot.cost() + fresh.cost();
+                *slot = fresh;
             }
-            (Ok(found), None) => {
-                let ((_, slot, _), _) = found.remove();
-                shard.young_bytes -= slot.cost();
-            }
-            (Err(_), keep) => {
-                shard.remove_old(h, key);
-                if let Some(e) = keep {
-                    shard.insert_young(h, Slot::new(key, &e), Meta::of(&e), self.young_budget);
-                }
-            }
+            return;
         }
+        shard.remove_old(h, key);
+        shard.insert_young(h, Slot::new(key, &e), Meta::of(&e), self.young_budget);
     }
 
     /// Around a write that clears whole databases: `busy` true before it (every shard refuses
@@ -483,6 +478,27 @@ mod tests {
         assert!(c.bytes() <= budget, "{} > {budget}", c.bytes());
         assert_eq!(c.get(b"key:19999"), Ok(entry("0123456789")));
         assert!(c.get(b"key:0").is_err(), "the oldest keys were evicted");
+    }
+
+    #[test]
+    fn a_rewritten_key_holds_its_last_value_and_is_counted_once() {
+        let c = EntryCache::new(1 << 20);
+        let cost = |v: &str| 1 + v.len() + ENTRY_OVERHEAD;
+        for v in ["aaaa", "bbbb", "cc", "dddddddd"] {
+            // Same length (in place), shorter, longer.
+            c.begin_write(b"k");
+            c.finish_write(b"k", Some(entry(v)));
+            assert_eq!(c.get(b"k"), Ok(entry(v)));
+            assert_eq!(c.bytes(), cost(v), "one slot for k after writing {v:?}");
+        }
+        c.begin_write(b"k");
+        c.finish_write(b"k", Some(None));
+        assert_eq!(c.get(b"k"), Ok(None), "deleted");
+        assert_eq!(c.bytes(), cost(""));
+        c.begin_write(b"k");
+        c.finish_write(b"k", None);
+        assert!(c.get(b"k").is_err(), "a failed write leaves the key out");
+        assert_eq!(c.bytes(), 0);
     }
 
     #[test]
