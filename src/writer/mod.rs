@@ -44,6 +44,8 @@ use waiters::{Waiter, Waiters, WatchFlag, Watches};
 /// Most jobs folded into one group commit, and most record bytes: bounds latency of a group.
 const MAX_GROUP_JOBS: usize = 1024;
 const MAX_GROUP_BYTES: usize = 8 << 20;
+/// The payload buffer the writer reuses keeps at most this much between records.
+const MAX_KEPT_PAYLOAD: usize = 1 << 20;
 const ACTIVE_EXPIRE_EVERY: Duration = Duration::from_millis(100);
 const ACTIVE_EXPIRE_KEYS_PER_DB: usize = 200;
 const RETENTION_EVERY: Duration = Duration::from_secs(10);
@@ -980,6 +982,7 @@ impl Writer {
         let len = payload.len();
         if len as u64 > MAX_PAYLOAD_LEN as u64 {
             self.poison(format!("a record of {len} bytes exceeds the log's maximum"));
+            self.payload = Vec::new();
             return;
         }
         let at = LogOffset(self.log.end().0 + self.records.len() as u64);
@@ -991,6 +994,10 @@ impl Writer {
             RecordKind::Commands,
             &self.payload,
         );
+        if self.payload.capacity() > MAX_KEPT_PAYLOAD {
+            // One large record (a big MSET, a 512 MB value) does not stay allocated.
+            self.payload = Vec::new();
+        }
         self.state.records.fetch_add(1, Ordering::Relaxed);
     }
 
