@@ -200,21 +200,23 @@ impl Log {
         let end = reader.next_offset();
         let valid_len = reader.position();
         drop(reader);
-        let mut file_len = fs::metadata(&path)
-            .map_err(|e| LogError::io("stat active segment", &path, e))?
-            .len();
         let active = OpenOptions::new()
             .read(true)
             .write(true)
             .open(&path)
             .map_err(|e| LogError::io("open active segment", &path, e))?;
-        if truncated.is_some() {
+        let file_len = if truncated.is_some() {
             active
                 .set_len(valid_len)
                 .and_then(|_| active.sync_all())
                 .map_err(|e| LogError::io("truncate torn tail of", &path, e))?;
-            file_len = valid_len;
-        }
+            valid_len
+        } else {
+            active
+                .metadata()
+                .map_err(|e| LogError::io("stat active segment", &path, e))?
+                .len()
+        };
         let mut active = active;
         use std::io::Seek;
         active

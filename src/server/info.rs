@@ -100,6 +100,7 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
             let segs = w.segments.load(Ordering::Relaxed);
             let poisoned = w.poison_reason();
             let fsyncs = w.fsyncs.load(Ordering::Relaxed);
+            let fsync_us = w.fsync_us.load(Ordering::Relaxed);
             let _ = write!(
                 o,
                 "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:{}\r\nappendfsync:{}\r\nlog_first_offset:{start}\r\nlog_end_offset:{end}\r\nlog_synced_offset:{}\r\nlog_segments:{segs}\r\nlog_bytes:{}\r\nlog_records:{}\r\nlog_group_commits:{}\r\nlog_fsyncs:{}\r\nlog_fsync_avg_us:{}\r\nlog_fsync_total_us:{}\r\nlog_last_fsync_time:{}\r\nlog_writes_refused:{}\r\nrocksdb_last_flush_time:{}\r\nlog_torn_tail_at_open:{}\r\n",
@@ -113,8 +114,8 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
                 w.records.load(Ordering::Relaxed),
                 w.groups.load(Ordering::Relaxed),
                 fsyncs,
-                w.fsync_us.load(Ordering::Relaxed) / fsyncs.max(1),
-                w.fsync_us.load(Ordering::Relaxed),
+                fsync_us / fsyncs.max(1),
+                fsync_us,
                 w.last_fsync_ms.load(Ordering::Relaxed) / 1000,
                 if poisoned.is_some() { 1 } else { 0 },
                 w.last_flush_ms.load(Ordering::Relaxed) / 1000,

@@ -974,15 +974,16 @@ impl Writer {
         if effects.is_empty() {
             return;
         }
-        let payload = &mut self.payload;
+        let mut payload = std::mem::take(&mut self.payload);
         payload.clear();
         for e in effects {
-            encode_command(payload, e);
+            encode_command(&mut payload, e);
         }
-        let len = payload.len();
-        if len as u64 > MAX_PAYLOAD_LEN as u64 {
-            self.poison(format!("a record of {len} bytes exceeds the log's maximum"));
-            self.payload = Vec::new();
+        if payload.len() as u64 > MAX_PAYLOAD_LEN as u64 {
+            self.poison(format!(
+                "a record of {} bytes exceeds the log's maximum",
+                payload.len()
+            ));
             return;
         }
         let at = LogOffset(self.log.end().0 + self.records.len() as u64);
@@ -992,11 +993,12 @@ impl Writer {
             now,
             db,
             RecordKind::Commands,
-            &self.payload,
+            &payload,
         );
-        if self.payload.capacity() > MAX_KEPT_PAYLOAD {
-            // One large record (a big MSET, a 512 MB value) does not stay allocated.
-            self.payload = Vec::new();
+        // Kept for the next record, unless one large record (a big MSET, a 512 MB value)
+        // made it large.
+        if payload.capacity() <= MAX_KEPT_PAYLOAD {
+            self.payload = payload;
         }
         self.state.records.fetch_add(1, Ordering::Relaxed);
     }
@@ -1012,11 +1014,9 @@ impl Writer {
         let start_end = self.log.end();
         self.append(bytes)?;
         if self.config.runtime.appendfsync() == FsyncPolicy::Always {
-            let t = Instant::now();
-            if let Err(e) = self.log.sync() {
+            if let Err(e) = self.sync_log() {
                 return Err(self.fail_append(start_end, format!("{e}")));
             }
-            self.note_fsync(t);
         }
         Ok(())
     }
@@ -1106,13 +1106,16 @@ impl Writer {
         }
     }
 
-    /// After a successful fsync of the log that began at `began`.
-    fn note_fsync(&mut self, began: Instant) {
+    /// Fsyncs the log on this thread and counts it (INFO persistence).
+    fn sync_log(&mut self) -> Result<(), LogError> {
+        let began = Instant::now();
+        self.log.sync()?;
         self.last_sync = Instant::now();
         self.state.count_fsync(began);
         self.state
             .synced_end
             .store(self.log.synced_end().0, Ordering::Relaxed);
+        Ok(())
     }
 
     fn housekeeping(&mut self) {
@@ -1123,10 +1126,8 @@ impl Writer {
             && self.last_sync.elapsed() >= Duration::from_secs(1)
             && self.log.synced_end() < self.log.end()
         {
-            let t = Instant::now();
-            match self.log.sync() {
-                Ok(()) => self.note_fsync(t),
-                Err(e) => self.poison(format!("{e}")),
+            if let Err(e) = self.sync_log() {
+                self.poison(format!("{e}"));
             }
         }
         if self.last_expire.elapsed() >= ACTIVE_EXPIRE_EVERY {
