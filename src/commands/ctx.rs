@@ -225,7 +225,7 @@ fn merged_scan(
     it.status().map_err(|source| StorageError {
         what: "scan elements",
         path: String::new(),
-        source,
+        source: source.into(),
     })
 }
 

@@ -20,6 +20,14 @@
 //!   since and none is in progress. A read that raced with a write is thus refused, so an older
 //!   value can never land after a newer one was readable.
 //!
+//! Writes applied in the background ([`super::applier`]): between the moment the writer hands
+//! a batch over and the moment RocksDB holds it, the batch's `data` entries are *pending* in
+//! their shards ([`EntryCache::hold_pending`]). A pending entry is what the key holds, for every
+//! reader, and is never evicted; once RocksDB holds the batch the applier moves it into the
+//! cache proper ([`EntryCache::promote`]). A key that is not pending is thus never newer than
+//! RocksDB, and a reader that misses may read RocksDB as before. Pending entries exist even
+//! with a zero budget: they are part of the state, not a cache.
+//!
 //! Eviction: each shard keeps two generations; when the young one outgrows half the shard's
 //! budget it becomes the old one and the previous old one is dropped. A hit in the old
 //! generation moves the entry to the young one. Memory stays under the configured bytes
@@ -122,6 +130,15 @@ impl Meta {
     }
 }
 
+/// A `data` entry written by a batch RocksDB does not hold yet: the key, what it holds after
+/// the batch, and the batch's sequence number.
+struct Pending {
+    hash: u64,
+    key: Vec<u8>,
+    entry: Option<Entry>,
+    seq: u64,
+}
+
 /// Slots with their hash stored beside them: a resize does not hash keys again, and a probe
 /// compares the hash before touching the slot's memory.
 type Map = HashTable<(u64, Slot, Meta)>;
@@ -137,6 +154,8 @@ struct Shard {
     young_bytes: usize,
     old: Map,
     old_bytes: usize,
+    /// Entries of batches handed to the applier and not yet in RocksDB.
+    pending: HashTable<Pending>,
 }
 
 fn in_map(h: u64, key: &[u8]) -> impl Fn(&(u64, Slot, Meta)) -> bool + '_ {
@@ -171,6 +190,31 @@ impl Shard {
         take(&mut self.young, &mut self.young_bytes, h, key)
     }
 
+    /// Records what `key` now holds (`None`: unknown, leave it out): overwrites a young slot
+    /// in place, else replaces any old copy with a young one.
+    fn store(&mut self, h: u64, key: &[u8], now: Option<&Option<Entry>>, young_budget: usize) {
+        let Some(e) = now.filter(|e| !too_large(e) && young_budget > 0) else {
+            // A key is in one generation at most.
+            if self.remove_young(h, key).is_none() {
+                self.remove_old(h, key);
+            }
+            return;
+        };
+        if let Some((_, slot, m)) = self.young.find_mut(h, in_map(h, key)) {
+            // Overwritten while young: one probe, and no allocation when the value keeps its
+            // length.
+            *m = Meta::of(e);
+            if !slot.overwrite(e) {
+                let fresh = Slot::new(key, e);
+                self.young_bytes = self.young_bytes - slot.cost() + fresh.cost();
+                *slot = fresh;
+            }
+            return;
+        }
+        self.remove_old(h, key);
+        self.insert_young(h, Slot::new(key, e), Meta::of(e), young_budget);
+    }
+
     /// Inserts a key known to be in neither generation, which turns old once over
     /// `young_budget`.
     fn insert_young(&mut self, h: u64, slot: Slot, m: Meta, young_budget: usize) {
@@ -192,7 +236,8 @@ pub struct Ticket {
 
 pub struct EntryCache {
     shards: Box<[Mutex<Shard>]>,
-    /// Bytes the young generation of one shard may hold before it turns old.
+    /// Bytes the young generation of one shard may hold before it turns old; 0: nothing is
+    /// cached (pending entries are still held).
     young_budget: usize,
     /// One hash per operation picks the shard and the slot within it (foldhash, keyed per
     /// process).
@@ -204,11 +249,11 @@ fn too_large(e: &Option<Entry>) -> bool {
 }
 
 impl EntryCache {
-    /// A cache of at most about `bytes`; 0 turns it off (every lookup misses).
+    /// A cache of at most about `bytes`; 0 turns caching off (every lookup of a key that is
+    /// not pending misses).
     pub fn new(bytes: usize) -> EntryCache {
-        let n = if bytes == 0 { 0 } else { SHARDS };
         EntryCache {
-            shards: (0..n).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             young_budget: bytes / SHARDS / 2,
             hasher: DefaultHashBuilder::default(),
         }
@@ -241,13 +286,13 @@ impl EntryCache {
     /// [`EntryCache::fill`] taken before the caller reads RocksDB (none while a write is
     /// under way in the key's shard: a fill could not land anyway).
     pub fn get(&self, key: &[u8]) -> Result<Option<Entry>, Option<Ticket>> {
-        if self.shards.is_empty() {
-            return Err(None);
-        }
         let h = self.hash(key);
         let i = self.shard_of_hash(h);
         let mut s = self.lock(i);
-        if s.writing > 0 {
+        if let Some(p) = s.pending.find(h, |p| p.hash == h && p.key == key) {
+            return Ok(p.entry.clone());
+        }
+        if s.writing > 0 || self.young_budget == 0 {
             return Err(None);
         }
         if let Some((_, slot, m)) = s.young.find(h, in_map(h, key)) {
@@ -267,7 +312,7 @@ impl EntryCache {
     /// Stores what a reader found for `key` after a miss, unless a write touched the key's
     /// shard since the ticket was taken or is under way.
     pub fn fill(&self, ticket: Ticket, key: &[u8], e: &Option<Entry>) {
-        if too_large(e) {
+        if too_large(e) || self.young_budget == 0 {
             return;
         }
         let h = self.hash(key);
@@ -285,9 +330,6 @@ impl EntryCache {
     /// Before RocksDB applies a write of `key`: its shard serves and fills nothing until the
     /// matching [`EntryCache::finish_write`].
     pub fn begin_write(&self, key: &[u8]) {
-        if self.shards.is_empty() {
-            return;
-        }
         let mut s = self.lock(self.shard_of_hash(self.hash(key)));
         s.epoch += 1;
         s.writing += 1;
@@ -296,34 +338,60 @@ impl EntryCache {
     /// After RocksDB applied (or refused) the write begun for `key`: stores what it now holds
     /// (`Some(None)`: deleted), or leaves it out (`None`: unknown, as after a failed write).
     pub fn finish_write(&self, key: &[u8], now: Option<Option<Entry>>) {
-        if self.shards.is_empty() {
-            return;
-        }
         let h = self.hash(key);
         let mut s = self.lock(self.shard_of_hash(h));
         s.epoch += 1;
         s.writing = s.writing.saturating_sub(1);
-        let Some(e) = now.filter(|e| !too_large(e)) else {
-            // A key is in one generation at most.
-            if s.remove_young(h, key).is_none() {
-                s.remove_old(h, key);
+        s.store(h, key, now.as_ref(), self.young_budget);
+    }
+
+    /// Before a batch goes to the applier: from now on every reader of `key` gets `e`, until
+    /// [`EntryCache::promote`] with the same `seq` (or a later batch holds the key). Returns
+    /// the key's hash, for `promote`.
+    pub fn hold_pending(&self, key: Vec<u8>, e: Option<Entry>, seq: u64) -> u64 {
+        let h = self.hash(&key);
+        let mut s = self.lock(self.shard_of_hash(h));
+        // A reader that missed before this must not fill what it read from RocksDB.
+        s.epoch += 1;
+        match s.pending.find_mut(h, |p| p.hash == h && p.key == key) {
+            Some(p) => {
+                p.entry = e;
+                p.seq = seq;
             }
+            None => {
+                s.pending.insert_unique(
+                    h,
+                    Pending {
+                        hash: h,
+                        key,
+                        entry: e,
+                        seq,
+                    },
+                    |p| p.hash,
+                );
+            }
+        }
+        h
+    }
+
+    /// After RocksDB holds batch `seq`: its entry for the key with hash `h` stops being pending
+    /// and is cached like any write. A key a later batch holds stays pending.
+    pub fn promote(&self, h: u64, seq: u64) {
+        let mut s = self.lock(self.shard_of_hash(h));
+        let Ok(found) = s.pending.find_entry(h, |p| p.hash == h && p.seq == seq) else {
             return;
         };
-        let shard = &mut *s;
-        if let Some((_, slot, m)) = shard.young.find_mut(h, in_map(h, key)) {
-            // Overwritten while young: one probe, and no allocation when the value keeps its
-            // length.
-            *m = Meta::of(&e);
-            if !slot.overwrite(&e) {
-                let fresh = Slot::new(key, &e);
-                shard.young_bytes = shard.young_bytes - slot.cost() + fresh.cost();
-                *slot = fresh;
-            }
-            return;
-        }
-        shard.remove_old(h, key);
-        shard.insert_young(h, Slot::new(key, &e), Meta::of(&e), self.young_budget);
+        let (p, _) = found.remove();
+        s.epoch += 1;
+        s.store(h, &p.key, Some(&p.entry), self.young_budget);
+    }
+
+    /// Entries held pending (tests).
+    #[cfg(test)]
+    fn pending_len(&self) -> usize {
+        (0..self.shards.len())
+            .map(|i| self.lock(i).pending.len())
+            .sum()
     }
 
     /// Around a write that clears whole databases: `busy` true before it (every shard refuses
@@ -498,6 +566,53 @@ mod tests {
         c.begin_write(b"k");
         c.finish_write(b"k", None);
         assert!(c.get(b"k").is_err(), "a failed write leaves the key out");
+        assert_eq!(c.bytes(), 0);
+    }
+
+    #[test]
+    fn a_pending_entry_is_served_until_rocksdb_holds_it_then_cached() {
+        let c = EntryCache::new(1 << 20);
+        c.begin_write(b"k");
+        c.finish_write(b"k", Some(entry("old")));
+        let t = miss(&c, b"k2");
+        let h = c.hold_pending(b"k".to_vec(), entry("v1"), 1);
+        assert_eq!(
+            c.get(b"k"),
+            Ok(entry("v1")),
+            "pending wins over the cached value"
+        );
+        let h2 = c.hold_pending(b"k2".to_vec(), None, 1);
+        c.fill(t, b"k2", &entry("read from rocksdb before the write"));
+        assert_eq!(
+            c.get(b"k2"),
+            Ok(None),
+            "a read that raced the hold never lands"
+        );
+
+        // A later batch rewrites k before the first is applied: k stays pending with the
+        // later value when the first batch lands.
+        c.hold_pending(b"k".to_vec(), entry("v2"), 2);
+        c.promote(h, 1);
+        c.promote(h2, 1);
+        assert_eq!(c.pending_len(), 1);
+        assert_eq!(c.get(b"k"), Ok(entry("v2")));
+        assert_eq!(c.get(b"k2"), Ok(None), "promoted: cached as absent");
+        c.promote(h, 2);
+        assert_eq!(c.pending_len(), 0);
+        assert_eq!(c.get(b"k"), Ok(entry("v2")), "promoted: cached");
+        assert_eq!(c.bytes(), 1 + 2 + ENTRY_OVERHEAD + 2 + ENTRY_OVERHEAD);
+    }
+
+    #[test]
+    fn pending_entries_are_held_even_with_a_zero_budget() {
+        let c = EntryCache::new(0);
+        let h = c.hold_pending(b"k".to_vec(), entry("v"), 7);
+        assert_eq!(c.get(b"k"), Ok(entry("v")));
+        c.promote(h, 7);
+        assert!(
+            matches!(c.get(b"k"), Err(None)),
+            "after promote: read RocksDB"
+        );
         assert_eq!(c.bytes(), 0);
     }
 

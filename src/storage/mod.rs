@@ -22,7 +22,11 @@
 //! drops the entry and range-deletes the old version's prefix in the same batch (O(1) on the
 //! request path, space reclaimed by compaction). A new collection under the same name gets a
 //! fresh version from a counter kept in `meta`, so it never sees its predecessor's elements.
+//!
+//! Batches of plain key writes reach RocksDB on a background thread ([`applier`]), their
+//! entries pending in the entry cache meanwhile; reads that bypass that cache settle first.
 
+mod applier;
 pub mod cache;
 pub mod entry;
 
@@ -32,9 +36,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options,
-    WriteBatch, WriteOptions, DB,
+    WriteBatch, DB,
 };
 
+use applier::Applier;
 use cache::EntryCache;
 pub use entry::{CollMeta, Entry, ValueType, LIST_MIDDLE};
 
@@ -99,7 +104,16 @@ type Db = DB;
 pub struct StorageError {
     pub what: &'static str,
     pub path: String,
-    pub source: rocksdb::Error,
+    pub source: StorageCause,
+}
+
+/// What went wrong under a [`StorageError`]: RocksDB, or starting the applier thread.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageCause {
+    #[error(transparent)]
+    RocksDb(#[from] rocksdb::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 /// Keys and keys-with-TTL in one database, kept by the writer and stored with every batch.
@@ -112,12 +126,12 @@ pub struct DbCounts {
 pub struct Storage {
     db: Arc<Db>,
     path: String,
-    write_opts: WriteOptions,
-    cache: EntryCache,
+    cache: Arc<EntryCache>,
+    applier: Applier,
 }
 
 /// A RocksDB write batch and the `data` entries it writes, so that [`Storage::write`] can
-/// put them in the entry cache once RocksDB holds the batch.
+/// keep the entry cache coherent with it.
 #[derive(Default)]
 pub struct Batch {
     wb: WriteBatch,
@@ -125,6 +139,9 @@ pub struct Batch {
     data: Vec<(Vec<u8>, Option<Entry>)>,
     /// Range-deletes a whole database: the cache is emptied.
     clears: bool,
+    /// Writes what readers take from RocksDB without the entry cache (elements, the replid,
+    /// the version counter): written before [`Storage::write`] returns, not in the background.
+    sync: bool,
 }
 
 impl Batch {
@@ -178,15 +195,22 @@ impl Storage {
         let db = Db::open_cf_descriptors(&opts, path, cfs).map_err(|source| StorageError {
             what: "open",
             path: path_s.clone(),
-            source,
+            source: source.into(),
         })?;
-        let mut write_opts = WriteOptions::default();
-        write_opts.disable_wal(true);
+        let db = Arc::new(db);
+        let cache = Arc::new(EntryCache::new(entry_cache_bytes));
+        let applier = Applier::start(db.clone(), cache.clone(), path_s.clone()).map_err(|e| {
+            StorageError {
+                what: "start the applier thread",
+                path: path_s.clone(),
+                source: e.into(),
+            }
+        })?;
         Ok(Storage {
-            db: Arc::new(db),
+            db,
             path: path_s,
-            write_opts,
-            cache: EntryCache::new(entry_cache_bytes),
+            cache,
+            applier,
         })
     }
 
@@ -194,7 +218,7 @@ impl Storage {
         move |source| StorageError {
             what,
             path: self.path.clone(),
-            source,
+            source: source.into(),
         }
     }
 
@@ -225,20 +249,32 @@ impl Storage {
     }
 
     /// Atomically writes `batch` (which must carry the applied offset), without RocksDB's WAL:
-    /// the replication log is the write-ahead log. Then records the entries it wrote in the
-    /// entry cache (after, never before: see [`cache`]).
+    /// the replication log is the write-ahead log. A large batch of plain key writes goes to
+    /// the [`applier`] (readers see it at once through the entry cache); any other is written
+    /// here, after the applier caught up, and its entries then recorded in the entry cache
+    /// (after, never before: see [`cache`]). Fails if this or an earlier batch could not be
+    /// written.
     pub fn write(&self, batch: Batch) -> Result<(), StorageError> {
-        let Batch { wb, data, clears } = batch;
+        let Batch {
+            wb,
+            data,
+            clears,
+            sync,
+        } = batch;
+        if !sync
+            && !clears
+            && (data.len() >= applier::BACKGROUND_MIN_KEYS || self.applier.is_behind())
+        {
+            return self.applier.submit(&self.cache, wb, data);
+        }
+        self.settle()?;
         if clears {
             self.cache.clear_around_write(true);
         }
         for (k, _) in &data {
             self.cache.begin_write(k);
         }
-        let result = self
-            .db
-            .write_opt(wb, &self.write_opts)
-            .map_err(self.err("write batch"));
+        let result = applier::write_batch(&self.db, wb).map_err(self.err("write batch"));
         let ok = result.is_ok() && !clears;
         // In batch order: a key written twice ends with its last write, and its shard stays
         // busy (serves nothing) until then.
@@ -251,6 +287,12 @@ impl Storage {
         result
     }
 
+    /// Waits until RocksDB holds every batch written so far: before any read that does not go
+    /// through the entry cache. Fails if a background write failed.
+    pub fn settle(&self) -> Result<(), StorageError> {
+        self.applier.settle()
+    }
+
     /// Bytes held by the entry cache (INFO memory).
     pub fn entry_cache_bytes(&self) -> usize {
         self.cache.bytes()
@@ -259,6 +301,7 @@ impl Storage {
     /// Flushes every memtable (atomically across column families) so the applied offset on
     /// disk catches up with memory.
     pub fn flush(&self) -> Result<(), StorageError> {
+        self.settle()?;
         let cfs = ALL_CFS.map(|n| self.cf(n));
         self.db
             .flush_cfs_opt(&cfs, &rocksdb::FlushOptions::default())
@@ -266,6 +309,7 @@ impl Storage {
     }
 
     pub fn applied_offset(&self) -> Result<LogOffset, StorageError> {
+        self.settle()?;
         let v = self
             .db
             .get_cf(&self.cf(CF_META), META_APPLIED)
@@ -280,6 +324,7 @@ impl Storage {
     }
 
     pub fn replid(&self) -> Result<Option<ReplId>, StorageError> {
+        self.settle()?;
         let v = self
             .db
             .get_cf(&self.cf(CF_META), META_REPLID)
@@ -288,10 +333,12 @@ impl Storage {
     }
 
     pub fn put_replid(&self, batch: &mut Batch, id: ReplId) {
+        batch.sync = true;
         batch.wb.put_cf(&self.cf(CF_META), META_REPLID, id.0);
     }
 
     pub fn load_counts(&self) -> Result<[DbCounts; DATABASES], StorageError> {
+        self.settle()?;
         let mut out = [DbCounts::default(); DATABASES];
         for (db, c) in out.iter_mut().enumerate() {
             let mut k = META_COUNTS.to_vec();
@@ -312,6 +359,7 @@ impl Storage {
 
     /// The next collection version to hand out (persisted with every batch that used one).
     pub fn next_version(&self) -> Result<u64, StorageError> {
+        self.settle()?;
         let v = self
             .db
             .get_cf(&self.cf(CF_META), META_VERSION)
@@ -320,6 +368,7 @@ impl Storage {
     }
 
     pub fn put_next_version(&self, batch: &mut Batch, v: u64) {
+        batch.sync = true;
         batch
             .wb
             .put_cf(&self.cf(CF_META), META_VERSION, v.to_le_bytes());
@@ -373,6 +422,8 @@ impl Storage {
     /// A consistent view for a read that touches several keys (a collection's entry and its
     /// elements): a group commit landing in the middle cannot tear it.
     pub fn snapshot(&self) -> rocksdb::Snapshot<'_> {
+        // A failed background write poisons the writer; the reader still gets RocksDB's state.
+        let _ = self.settle();
         self.db.snapshot()
     }
 
@@ -394,6 +445,9 @@ impl Storage {
         snap: Option<&rocksdb::Snapshot<'_>>,
         mut f: impl FnMut(&[u8], Entry) -> bool,
     ) -> Result<(), StorageError> {
+        if snap.is_none() {
+            self.settle()?;
+        }
         let start = data_key(db, from);
         let cf = self.cf(CF_DATA);
         let mut ro = rocksdb::ReadOptions::default();
@@ -426,6 +480,7 @@ impl Storage {
         now_ms: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        self.settle()?;
         let start = [db];
         let cf = self.cf(CF_EXPIRE);
         let iter = self
@@ -454,12 +509,13 @@ impl Storage {
     /// Writes a consistent RocksDB checkpoint into `target` (which must not exist): memtables
     /// are flushed atomically first, so the checkpoint carries the applied offset it covers.
     pub fn checkpoint(&self, target: &Path) -> Result<(), StorageError> {
+        self.settle()?;
         rocksdb::checkpoint::Checkpoint::new(&self.db)
             .and_then(|c| c.create_checkpoint(target))
             .map_err(|source| StorageError {
                 what: "checkpoint",
                 path: target.display().to_string(),
-                source,
+                source: source.into(),
             })
     }
 
@@ -467,10 +523,10 @@ impl Storage {
     /// without modifying it. A checkpoint's offset comes from its own meta, never from the
     /// live counter.
     pub fn read_node_state(path: &Path) -> Result<(LogOffset, Option<ReplId>), StorageError> {
-        let err = |source| StorageError {
+        let err = |source: rocksdb::Error| StorageError {
             what: "open read-only",
             path: path.display().to_string(),
-            source,
+            source: source.into(),
         };
         let cfs = DB::list_cf(&Options::default(), path).map_err(err)?;
         let db = DB::open_cf_for_read_only(&Options::default(), path, cfs, false).map_err(err)?;
@@ -535,15 +591,18 @@ impl Storage {
     }
 
     pub fn batch_put_elem(&self, batch: &mut Batch, space: Space, k: &[u8], v: &[u8]) {
+        batch.sync = true;
         batch.wb.put_cf(&self.cf(space.cf_name()), k, v);
     }
 
     pub fn batch_delete_elem(&self, batch: &mut Batch, space: Space, k: &[u8]) {
+        batch.sync = true;
         batch.wb.delete_cf(&self.cf(space.cf_name()), k);
     }
 
     /// Drops every element of one collection version: O(1) now, reclaimed by compaction.
     pub fn batch_drop_collection(&self, batch: &mut Batch, prefix: &[u8]) {
+        batch.sync = true;
         let end = prefix_end(prefix);
         for space in Space::ALL {
             batch

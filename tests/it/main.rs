@@ -8,6 +8,7 @@
 //! `DURAKV_DIFF_SEED`, `DURAKV_DURABILITY_SEED`. Set `DURAKV_KEEP_TEST_DIRS=1` to keep the data
 //! and log directories of a failed test, `DURAKV_TEST_LOG` to change the server's log filter.
 
+mod background_apply;
 mod checkpoint;
 mod common;
 

@@ -248,6 +248,8 @@ pub struct Server {
     /// The data directory when this handle created it; `None` when the test owns it.
     data: Option<TempDir>,
     args: Vec<String>,
+    /// Extra environment of the server process.
+    env: Vec<(String, String)>,
     /// Captured stdout+stderr, one file per start, outside the data directory.
     logs: TempDir,
     stderr_path: PathBuf,
@@ -261,6 +263,19 @@ impl Server {
         let data = make_tempdir("durakv-it-data-");
         let dir = data.path().to_path_buf();
         let mut s = Server::new(dir, Some(data), extra_args);
+        s.launch();
+        s
+    }
+
+    /// [`Server::start`] with extra environment variables for the server process.
+    pub fn start_with_env(extra_args: &[&str], env: &[(&str, &str)]) -> Server {
+        let data = make_tempdir("durakv-it-data-");
+        let dir = data.path().to_path_buf();
+        let mut s = Server::new(dir, Some(data), extra_args);
+        s.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         s.launch();
         s
     }
@@ -292,6 +307,7 @@ impl Server {
             dir,
             data,
             args: extra_args.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
             logs,
             stderr_path,
             starts: 0,
@@ -327,6 +343,7 @@ impl Server {
             .env("RUST_LOG", filter)
             .env("NO_COLOR", "1")
             .env("RUST_BACKTRACE", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {}: {e}", durakv_bin()));
         self.child = Some(child);
