@@ -59,8 +59,6 @@ struct Job {
 struct Queue {
     jobs: VecDeque<Job>,
     bytes: usize,
-    /// Sequence number of the last batch submitted.
-    last_seq: u64,
     /// The applier thread is waiting for work (a submit wakes it).
     idle: bool,
     /// Threads waiting in `settle` or for queue space.
@@ -76,8 +74,9 @@ struct Shared {
     work: Condvar,
     /// Wakes threads waiting for the applier to catch up.
     caught_up: Condvar,
-    /// Sequence number of the last batch submitted, and of the last one written (or skipped
-    /// after a failure): equal when the applier has caught up.
+    /// Sequence number of the last batch submitted (set before its entries turn pending), and
+    /// of the last one written (or skipped after a failure): equal when the applier has
+    /// caught up.
     submitted: AtomicU64,
     done: AtomicU64,
     failed: AtomicBool,
@@ -161,8 +160,11 @@ impl Applier {
             if let Some(e) = &q.failed {
                 return Err(sh.error(e.clone()));
             }
-            q.last_seq += 1;
-            q.last_seq
+            // Counted (under the lock) before its entries turn pending: a reader that sees
+            // one and then settles must wait for this batch.
+            let seq = sh.submitted.load(Ordering::Relaxed) + 1;
+            sh.submitted.store(seq, Ordering::Release);
+            seq
         };
         // Pending before the applier can see the batch: `promote` must find what it moves.
         let held = data
@@ -173,7 +175,6 @@ impl Applier {
         let mut q = sh.lock();
         q.jobs.push_back(Job { seq, wb, held });
         q.bytes += bytes;
-        sh.submitted.store(seq, Ordering::Release);
         if q.idle {
             q.idle = false;
             sh.work.notify_one();
