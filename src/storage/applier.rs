@@ -102,11 +102,11 @@ pub(super) struct Applier {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Writes `wb` without RocksDB's WAL (the log is the WAL).
-pub(super) fn write_batch(db: &Db, wb: WriteBatch) -> Result<(), rocksdb::Error> {
+/// How every batch is written: without RocksDB's WAL (the log is the WAL).
+pub(super) fn write_options() -> WriteOptions {
     let mut opts = WriteOptions::default();
     opts.disable_wal(true);
-    db.write_opt(wb, &opts)
+    opts
 }
 
 impl Applier {
@@ -226,6 +226,7 @@ impl Drop for Applier {
 }
 
 fn run(sh: &Shared, db: &Db, cache: &EntryCache, delay: Option<std::time::Duration>) {
+    let opts = write_options();
     let mut failed = false;
     loop {
         let jobs = {
@@ -248,7 +249,7 @@ fn run(sh: &Shared, db: &Db, cache: &EntryCache, delay: Option<std::time::Durati
                 std::thread::sleep(d);
             }
             if !failed {
-                match write_batch(db, job.wb) {
+                match db.write_opt(job.wb, &opts) {
                     Ok(()) => job.held.iter().for_each(|&h| cache.promote(h, job.seq)),
                     // Its entries stay pending: they are what the log (and so the restart)
                     // says the keys hold.

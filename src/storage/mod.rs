@@ -36,7 +36,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options,
-    WriteBatch, DB,
+    WriteBatch, WriteOptions, DB,
 };
 
 use applier::Applier;
@@ -126,6 +126,7 @@ pub struct DbCounts {
 pub struct Storage {
     db: Arc<Db>,
     path: String,
+    write_opts: WriteOptions,
     cache: Arc<EntryCache>,
     applier: Applier,
 }
@@ -209,6 +210,7 @@ impl Storage {
         Ok(Storage {
             db,
             path: path_s,
+            write_opts: applier::write_options(),
             cache,
             applier,
         })
@@ -274,7 +276,10 @@ impl Storage {
         for (k, _) in &data {
             self.cache.begin_write(k);
         }
-        let result = applier::write_batch(&self.db, wb).map_err(self.err("write batch"));
+        let result = self
+            .db
+            .write_opt(wb, &self.write_opts)
+            .map_err(self.err("write batch"));
         let ok = result.is_ok() && !clears;
         // In batch order: a key written twice ends with its last write, and its shard stays
         // busy (serves nothing) until then.
