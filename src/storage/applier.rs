@@ -3,7 +3,7 @@
 //!
 //! Why: profiled under `redis-benchmark -t set -P 16` with `always`, the memtable skiplist
 //! insert and the rest of RocksDB's write were about 40% of the I/O thread, which was the
-//! bottleneck (busy 92%, with the second core mostly idle). The log is the write-ahead log, so
+//! bottleneck (busy 92%, with the second core about half idle). The log is the write-ahead log, so
 //! a batch may reach RocksDB after the group's replies; what must hold is that every reader
 //! sees it from the moment the writer hands it over:
 //! - a batch that only writes `data` entries, the expiry index and node counters
@@ -24,8 +24,8 @@
 //! Order: one writer submits (serialised by the writer's lock), the applier writes in
 //! submission order, and each batch carries the applied offset it covers (invariant 3). After a
 //! failed write the applier writes nothing more (a later batch's applied offset would skip the
-//! failed one's records); the failure is reported to the next submit or settle, which poisons
-//! the writer. The records are in the log, so the restart replays them.
+//! failed one's records); every later submit or settle returns the failure, so the writer's
+//! next write poisons it. The records are in the log, so the restart replays them.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
