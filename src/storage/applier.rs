@@ -79,6 +79,8 @@ struct Shared {
     /// caught up.
     submitted: AtomicU64,
     done: AtomicU64,
+    /// `Queue::failed` is set: read without the lock by `settle` and by the applier, which
+    /// skips every batch after it.
     failed: AtomicBool,
     path: String,
 }
@@ -227,7 +229,6 @@ impl Drop for Applier {
 
 fn run(sh: &Shared, db: &Db, cache: &EntryCache, delay: Option<std::time::Duration>) {
     let opts = write_options();
-    let mut failed = false;
     loop {
         let jobs = {
             let mut q = sh.lock();
@@ -242,21 +243,20 @@ fn run(sh: &Shared, db: &Db, cache: &EntryCache, delay: Option<std::time::Durati
             std::mem::take(&mut q.jobs)
         };
         let mut bytes = 0;
-        let mut error = None;
         for job in jobs {
             bytes += job.wb.size_in_bytes();
             if let Some(d) = delay {
                 std::thread::sleep(d);
             }
-            if !failed {
+            if !sh.failed.load(Ordering::Relaxed) {
                 match db.write_opt(job.wb, &opts) {
                     Ok(()) => job.held.iter().for_each(|&h| cache.promote(h, job.seq)),
                     // Its entries stay pending: they are what the log (and so the restart)
                     // says the keys hold.
                     Err(e) => {
                         tracing::error!(error = %e, path = %sh.path, "background RocksDB write failed; no further writes are applied");
-                        failed = true;
-                        error = Some(e);
+                        sh.lock().failed = Some(e);
+                        sh.failed.store(true, Ordering::Relaxed);
                     }
                 }
             }
@@ -264,10 +264,6 @@ fn run(sh: &Shared, db: &Db, cache: &EntryCache, delay: Option<std::time::Durati
         }
         let mut q = sh.lock();
         q.bytes = q.bytes.saturating_sub(bytes);
-        if let Some(e) = error {
-            q.failed = Some(e);
-            sh.failed.store(true, Ordering::Relaxed);
-        }
         if q.waiting > 0 {
             sh.caught_up.notify_all();
         }

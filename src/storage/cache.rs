@@ -353,22 +353,22 @@ impl EntryCache {
         let mut s = self.lock(self.shard_of_hash(h));
         // A reader that missed before this must not fill what it read from RocksDB.
         s.epoch += 1;
-        match s.pending.find_mut(h, |p| p.hash == h && p.key == key) {
-            Some(p) => {
+        match s
+            .pending
+            .entry(h, |p| p.hash == h && p.key == key, |p| p.hash)
+        {
+            hashbrown::hash_table::Entry::Occupied(mut o) => {
+                let p = o.get_mut();
                 p.entry = e;
                 p.seq = seq;
             }
-            None => {
-                s.pending.insert_unique(
-                    h,
-                    Pending {
-                        hash: h,
-                        key,
-                        entry: e,
-                        seq,
-                    },
-                    |p| p.hash,
-                );
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Pending {
+                    hash: h,
+                    key,
+                    entry: e,
+                    seq,
+                });
             }
         }
         h

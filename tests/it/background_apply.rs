@@ -30,26 +30,11 @@ fn set_all(con: &mut Connection, round: usize) {
 }
 
 fn keys_count(con: &mut Connection, pattern: &str) -> usize {
-    let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query(con).expect("KEYS");
-    keys.len()
+    run_as::<Vec<String>>(con, &["KEYS", pattern]).len()
 }
 
 fn scan_count(con: &mut Connection) -> usize {
-    let mut cursor = 0u64;
-    let mut n = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("COUNT")
-            .arg(100)
-            .query(con)
-            .expect("SCAN");
-        n += keys.len();
-        if next == 0 {
-            return n;
-        }
-        cursor = next;
-    }
+    scan_all(con, "SCAN", None, &["COUNT", "100"], 10_000).len()
 }
 
 fn reads_see_every_acknowledged_write(args: &[&str]) {

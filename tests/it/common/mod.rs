@@ -260,11 +260,7 @@ impl Server {
     /// Starts durakv in a fresh temporary data directory with `extra_args` after
     /// `--port --bind --dir`, and waits until it answers PING.
     pub fn start(extra_args: &[&str]) -> Server {
-        let data = make_tempdir("durakv-it-data-");
-        let dir = data.path().to_path_buf();
-        let mut s = Server::new(dir, Some(data), extra_args);
-        s.launch();
-        s
+        Server::start_with_env(extra_args, &[])
     }
 
     /// [`Server::start`] with extra environment variables for the server process.
