@@ -14,7 +14,9 @@
 //!   checkpoints, flushes) first waits until the applier has caught up ([`Applier::settle`]);
 //! - a batch that writes collection elements, the replid or the version counter, or clears a
 //!   database, is written by the writer itself after `settle`: those are read without the
-//!   cache, and they are rare next to plain writes.
+//!   cache, and they are rare next to plain writes. This is also why the writer's own element
+//!   reads (without a snapshot, in `WriteCtx`) need no settle: every batch that wrote
+//!   elements is in RocksDB before the next one is built.
 //!
 //! Only batches of at least [`BACKGROUND_MIN_KEYS`] keys go to the thread (and smaller ones
 //! while it is still busy, to keep the order): handing a batch over costs a wake-up on each
@@ -34,7 +36,7 @@ use std::thread::JoinHandle;
 
 use rocksdb::{WriteBatch, WriteOptions};
 
-use super::cache::EntryCache;
+use super::cache::{EntryCache, HELD_UNTIL_RESTART};
 use super::{Db, StorageError};
 
 /// Batches with fewer `data` keys are written by the writer itself when the applier is idle.
@@ -142,7 +144,8 @@ impl Applier {
 
     /// Hands `wb` over; `data` (each `data` key with what it holds after the batch) is
     /// pending in `cache` until RocksDB holds it. Waits while the queue is full. Fails if an
-    /// earlier batch failed (then `wb` is dropped: the writer must stop).
+    /// earlier batch failed: then `wb` is dropped (the writer must stop) and `data` stays
+    /// pending until restart, as the log has it.
     pub(super) fn submit(
         &self,
         cache: &EntryCache,
@@ -160,7 +163,10 @@ impl Applier {
                 q.waiting -= 1;
             }
             if let Some(e) = &q.failed {
-                return Err(sh.error(e.clone()));
+                let err = sh.error(e.clone());
+                drop(q);
+                cache.hold_pending(data, HELD_UNTIL_RESTART);
+                return Err(err);
             }
             // Counted (under the lock) before its entries turn pending: a reader that sees
             // one and then settles must wait for this batch.
@@ -169,10 +175,7 @@ impl Applier {
             seq
         };
         // Pending before the applier can see the batch: `promote` must find what it moves.
-        let held = data
-            .into_iter()
-            .map(|(k, e)| cache.hold_pending(k, e, seq))
-            .collect();
+        let held = cache.hold_pending(data, seq);
         let bytes = wb.size_in_bytes();
         let mut q = sh.lock();
         q.jobs.push_back(Job { seq, wb, held });

@@ -26,7 +26,10 @@
 //! reader, and is never evicted; once RocksDB holds the batch the applier moves it into the
 //! cache proper ([`EntryCache::promote`]). A key that is not pending is thus never newer than
 //! RocksDB, and a reader that misses may read RocksDB as before. Pending entries exist even
-//! with a zero budget: they are part of the state, not a cache.
+//! with a zero budget: they are part of the state, not a cache. A batch turns pending as a
+//! whole, under the locks of all its shards, as RocksDB publishes a batch: no reader sees part
+//! of it. After a failed RocksDB write the batch stays pending until restart
+//! ([`HELD_UNTIL_RESTART`]), because the log holds it.
 //!
 //! Eviction: each shard keeps two generations; when the young one outgrows half the shard's
 //! budget it becomes the old one and the previous old one is dropped. A hit in the old
@@ -130,6 +133,11 @@ impl Meta {
     }
 }
 
+/// The sequence number of no batch: entries held pending with it stay so until the process
+/// ends. After a failed RocksDB write the log still holds the batch (its replies stand, and the
+/// restart replays it), so readers must go on seeing what it wrote.
+pub const HELD_UNTIL_RESTART: u64 = u64::MAX;
+
 /// A `data` entry written by a batch RocksDB does not hold yet: the key, what it holds after
 /// the batch, and the batch's sequence number.
 struct Pending {
@@ -208,6 +216,7 @@ impl Shard {
                 let fresh = Slot::new(key, e);
                 self.young_bytes = self.young_bytes - slot.cost() + fresh.cost();
                 *slot = fresh;
+                self.age_if_over(young_budget);
             }
             return;
         }
@@ -220,6 +229,12 @@ impl Shard {
     fn insert_young(&mut self, h: u64, slot: Slot, m: Meta, young_budget: usize) {
         self.young_bytes += slot.cost();
         self.young.insert_unique(h, (h, slot, m), stored_hash);
+        self.age_if_over(young_budget);
+    }
+
+    /// Once the young generation is over its budget it becomes the old one, dropping the
+    /// previous old one.
+    fn age_if_over(&mut self, young_budget: usize) {
         if self.young_bytes > young_budget {
             self.old = std::mem::take(&mut self.young);
             self.old_bytes = std::mem::take(&mut self.young_bytes);
@@ -345,33 +360,50 @@ impl EntryCache {
         s.store(h, key, now.as_ref(), self.young_budget);
     }
 
-    /// Before a batch goes to the applier: from now on every reader of `key` gets `e`, until
-    /// [`EntryCache::promote`] with the same `seq` (or a later batch holds the key). Returns
-    /// the key's hash, for `promote`.
-    pub fn hold_pending(&self, key: Vec<u8>, e: Option<Entry>, seq: u64) -> u64 {
-        let h = self.hash(&key);
-        let mut s = self.lock(self.shard_of_hash(h));
-        // A reader that missed before this must not fill what it read from RocksDB.
-        s.epoch += 1;
-        match s
-            .pending
-            .entry(h, |p| p.hash == h && p.key == key, |p| p.hash)
-        {
-            hashbrown::hash_table::Entry::Occupied(mut o) => {
-                let p = o.get_mut();
-                p.entry = e;
-                p.seq = seq;
-            }
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                v.insert(Pending {
-                    hash: h,
-                    key,
-                    entry: e,
-                    seq,
-                });
+    /// Before a batch goes to the applier: from now on every reader of each key in `data`
+    /// gets what the batch leaves there, until [`EntryCache::promote`] with the same `seq` (or
+    /// a later batch holds the key). Returns the keys' hashes, for `promote`.
+    ///
+    /// The whole batch turns pending at once: every shard it touches is locked (in index
+    /// order, the only place that holds more than one) before the first entry is stored, so
+    /// no reader sees one key of it and not another, nor the first of two writes of a key.
+    pub fn hold_pending(&self, data: Vec<(Vec<u8>, Option<Entry>)>, seq: u64) -> Vec<u64> {
+        let hashes: Vec<u64> = data.iter().map(|(k, _)| self.hash(k)).collect();
+        let mut guards: Vec<Option<MutexGuard<'_, Shard>>> =
+            (0..self.shards.len()).map(|_| None).collect();
+        let mut touched: Vec<usize> = hashes.iter().map(|&h| self.shard_of_hash(h)).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for i in touched {
+            let mut s = self.lock(i);
+            // A reader that missed before this must not fill what it read from RocksDB.
+            s.epoch += 1;
+            guards[i] = Some(s);
+        }
+        for ((key, e), &h) in data.into_iter().zip(&hashes) {
+            let Some(s) = guards[self.shard_of_hash(h)].as_mut() else {
+                continue;
+            };
+            match s
+                .pending
+                .entry(h, |p| p.hash == h && p.key == key, |p| p.hash)
+            {
+                hashbrown::hash_table::Entry::Occupied(mut o) => {
+                    let p = o.get_mut();
+                    p.entry = e;
+                    p.seq = seq;
+                }
+                hashbrown::hash_table::Entry::Vacant(v) => {
+                    v.insert(Pending {
+                        hash: h,
+                        key,
+                        entry: e,
+                        seq,
+                    });
+                }
             }
         }
-        h
+        hashes
     }
 
     /// After RocksDB holds batch `seq`: its entry for the key with hash `h` stops being pending
@@ -575,13 +607,13 @@ mod tests {
         c.begin_write(b"k");
         c.finish_write(b"k", Some(entry("old")));
         let t = miss(&c, b"k2");
-        let h = c.hold_pending(b"k".to_vec(), entry("v1"), 1);
+        let h = c.hold_pending(vec![(b"k".to_vec(), entry("v1"))], 1)[0];
         assert_eq!(
             c.get(b"k"),
             Ok(entry("v1")),
             "pending wins over the cached value"
         );
-        let h2 = c.hold_pending(b"k2".to_vec(), None, 1);
+        let h2 = c.hold_pending(vec![(b"k2".to_vec(), None)], 1)[0];
         c.fill(t, b"k2", &entry("read from rocksdb before the write"));
         assert_eq!(
             c.get(b"k2"),
@@ -591,7 +623,7 @@ mod tests {
 
         // A later batch rewrites k before the first is applied: k stays pending with the
         // later value when the first batch lands.
-        c.hold_pending(b"k".to_vec(), entry("v2"), 2);
+        c.hold_pending(vec![(b"k".to_vec(), entry("v2"))], 2);
         c.promote(h, 1);
         c.promote(h2, 1);
         assert_eq!(c.pending_len(), 1);
@@ -604,9 +636,40 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_turns_pending_all_at_once() {
+        // A batch that writes k twice ("x" then "y", as in MULTI SET k x SET k y EXEC): a
+        // reader on another thread sees "y" or what k held before, never "x".
+        let c = std::sync::Arc::new(EntryCache::new(1 << 20));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (c, stop) = (c.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut reads = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(Some(e)) = c.get(b"k") {
+                        assert_ne!(&e.value[..], b"x", "saw the first of two writes in a batch");
+                    }
+                    reads += 1;
+                }
+                reads
+            })
+        };
+        for seq in 1..=100_000u64 {
+            let hashes = c.hold_pending(
+                vec![(b"k".to_vec(), entry("x")), (b"k".to_vec(), entry("y"))],
+                seq,
+            );
+            hashes.into_iter().for_each(|h| c.promote(h, seq));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let reads = reader.join().expect("the reader saw only whole batches");
+        assert!(reads > 0);
+    }
+
+    #[test]
     fn pending_entries_are_held_even_with_a_zero_budget() {
         let c = EntryCache::new(0);
-        let h = c.hold_pending(b"k".to_vec(), entry("v"), 7);
+        let h = c.hold_pending(vec![(b"k".to_vec(), entry("v"))], 7)[0];
         assert_eq!(c.get(b"k"), Ok(entry("v")));
         c.promote(h, 7);
         assert!(

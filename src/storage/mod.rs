@@ -251,11 +251,12 @@ impl Storage {
     }
 
     /// Atomically writes `batch` (which must carry the applied offset), without RocksDB's WAL:
-    /// the replication log is the write-ahead log. A large batch of plain key writes goes to
-    /// the [`applier`] (readers see it at once through the entry cache); any other is written
-    /// here, after the applier caught up, and its entries then recorded in the entry cache
-    /// (after, never before: see [`cache`]). Fails if this or an earlier batch could not be
-    /// written.
+    /// the replication log is the write-ahead log. A batch of plain key writes goes to the
+    /// [`applier`] when it is large or the applier is still busy with earlier ones (readers see
+    /// it at once through the entry cache); any other is written here, after the applier
+    /// caught up, and its entries then recorded in the entry cache (after, never before: see
+    /// [`cache`]). Fails if this or an earlier batch could not be written; the batch's entries
+    /// are then served from the entry cache until restart, since the log holds them.
     pub fn write(&self, batch: Batch) -> Result<(), StorageError> {
         let Batch {
             wb,
@@ -280,11 +281,21 @@ impl Storage {
             .db
             .write_opt(wb, &self.write_opts)
             .map_err(self.err("write batch"));
-        let ok = result.is_ok() && !clears;
-        // In batch order: a key written twice ends with its last write, and its shard stays
-        // busy (serves nothing) until then.
-        for (k, e) in data {
-            self.cache.finish_write(&k, ok.then_some(e));
+        if result.is_ok() && !clears {
+            // In batch order: a key written twice ends with its last write, and its shard
+            // stays busy (serves nothing) until then.
+            for (k, e) in data {
+                self.cache.finish_write(&k, Some(e));
+            }
+        } else {
+            for (k, _) in &data {
+                self.cache.finish_write(k, None);
+            }
+            if result.is_err() && !clears {
+                // The log holds the batch and its replies stand: serve it until the restart
+                // replays it.
+                self.cache.hold_pending(data, cache::HELD_UNTIL_RESTART);
+            }
         }
         if clears {
             self.cache.clear_around_write(false);
