@@ -274,21 +274,23 @@ pub async fn replicaof(sh: &crate::server::Shared, a: &[u8], b: &[u8]) -> crate:
     if let Err(e) = sh.repl.set_master(master.clone()) {
         return Reply::err(format!("ERR {e:#}"));
     }
-    sh.writer
-        .state
-        .replica_mode
-        .store(master.is_some(), Ordering::Relaxed);
+    if master.is_some() {
+        sh.writer.state.replica_mode.store(true, Ordering::Relaxed);
+    }
     match &master {
         Some(m) => {
             tracing::info!(host = %m.host, port = m.port, "REPLICAOF: now a read-only replica")
         }
         None if was_replica => {
             // Promotion: a new history from here on; the old replid stays readable in the
-            // log's earlier segments, so replicas of the old master continue with PSYNC.
+            // log's earlier segments, so replicas of the old master continue with PSYNC. The
+            // writer leaves replica mode once the new history started (still read-only if
+            // that fails), so no client write lands under the old replid.
             let new_id = crate::types::ReplId::random();
             let (tx, rx) = tokio::sync::oneshot::channel();
             if !sh.writer.send(crate::writer::WriterMsg::SetReplid {
                 replid: new_id,
+                promote: true,
                 reply: tx,
             }) {
                 return Reply::err("ERR durakv writer is not running");

@@ -209,6 +209,7 @@ async fn session(sh: &Arc<Shared>, m: &MasterAddr, streamed: &mut bool) -> anyho
         let (tx, rx) = oneshot::channel();
         if !sh.writer.send(WriterMsg::SetReplid {
             replid: master_id,
+            promote: false,
             reply: tx,
         }) {
             bail!("writer stopped");

@@ -27,7 +27,7 @@ use crate::checkpoint::{Manifest, ManifestFile};
 use crate::protocol::Reply;
 use crate::server::connection::ConnState;
 use crate::server::Shared;
-use crate::types::{now_ms, LogOffset};
+use crate::types::{now_ms, LogOffset, ReplId};
 
 const DIR: &str = "sync-checkpoints";
 /// Bytes read from a file and written to the socket at a time.
@@ -80,14 +80,21 @@ pub fn clean_leftovers(data_dir: &Path) {
 /// compaction has since replaced, so an old one costs disk space.
 const REUSE_FOR_MS: u64 = 3_600_000;
 
-/// The checkpoint to send: the current one while the log still holds its offset (and it is
-/// less than an hour old), otherwise a new one.
+/// The checkpoint to send: the current one while the log still holds its offset in the same
+/// history (and it is less than an hour old), otherwise a new one. A node that installed a
+/// full sync from another master since has a new history: the old checkpoint's data and
+/// replid belong to one it threw away.
 pub async fn checkpoint_for(sh: &Arc<Shared>) -> anyhow::Result<Arc<SyncCheckpoint>> {
     let mut cur = sh.repl.checkpoint.lock().await;
-    let log_start = LogOffset(sh.writer.state.log_start.load(Ordering::Relaxed));
+    let w = &sh.writer.state;
+    let log_start = LogOffset(w.log_start.load(Ordering::Relaxed));
+    let end = LogOffset(w.end.load(Ordering::Acquire));
     if let Some(c) = cur.as_ref() {
         let fresh = now_ms().saturating_sub(c.created_ms) < REUSE_FOR_MS;
-        if fresh && LogOffset(c.manifest.offset) >= log_start {
+        let at = LogOffset(c.manifest.offset);
+        let in_history = ReplId::parse(c.manifest.replid.as_bytes())
+            .is_some_and(|id| super::history_holds(&w.history(), end, id, at));
+        if fresh && at >= log_start && in_history {
             tracing::info!(id = %c.manifest.id, offset = c.manifest.offset, "full sync reuses the current checkpoint");
             return Ok(c.clone());
         }

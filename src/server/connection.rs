@@ -206,9 +206,7 @@ async fn run_batch(
                 if matches!(s.exec, Exec::Write(_))
                     && st.sh.writer.state.replica_mode.load(Ordering::Relaxed) =>
             {
-                Some(Reply::err(
-                    "READONLY You can't write against a read only replica.",
-                ))
+                Some(Reply::err(crate::writer::READONLY))
             }
             Some(s) if matches!(s.exec, Exec::Write(_)) && too_few_replicas(&st.sh) => {
                 Some(Reply::err("NOREPLICAS Not enough good replicas to write."))

@@ -72,6 +72,14 @@ pub enum JobKind {
     },
 }
 
+/// A write on a replica (Redis' wording, here and below).
+pub const READONLY: &str = "READONLY You can't write against a read only replica.";
+const EXEC_ON_REPLICA: &str =
+    "ERR Transaction contains write commands but instance is now a read-only replica. EXEC aborted.";
+const NOT_A_REPLICA: &str = "this node was promoted: the replication link's data is refused";
+const UNBLOCKED_BY_DEMOTION: &str =
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
+
 /// A job's reply channel and the replies computed for it, sent once the group is committed.
 type PendingReply = (ReplyTx, Vec<Reply>);
 
@@ -99,6 +107,10 @@ pub enum WriterMsg {
     /// starts a new segment under `replid` at its end).
     SetReplid {
         replid: ReplId,
+        /// REPLICAOF NO ONE: once the new history started, the node leaves replica mode
+        /// (on this thread, so no message of the cancelled replication link is applied
+        /// after a client write). Otherwise the link's own message, refused once promoted.
+        promote: bool,
         reply: oneshot::Sender<Result<(), String>>,
     },
     /// Replica full sync: `staged_db` holds the master's verified checkpoint at `offset` under
@@ -605,16 +617,42 @@ impl Writer {
                 });
             }
             WriterMsg::Shutdown { done } => return Some(done),
+            // A replication link's message that arrives after a promotion: its session was
+            // cancelled while this was on its way, and the node now takes client writes.
+            WriterMsg::Replicated { reply, .. }
+                if !self.state.replica_mode.load(Ordering::Relaxed) =>
+            {
+                let _ = reply.send(Err(NOT_A_REPLICA.into()));
+            }
+            WriterMsg::SetReplid {
+                reply,
+                promote: false,
+                ..
+            }
+            | WriterMsg::InstallCheckpoint { reply, .. }
+                if !self.state.replica_mode.load(Ordering::Relaxed) =>
+            {
+                let _ = reply.send(Err(NOT_A_REPLICA.into()));
+            }
             WriterMsg::Replicated { bytes, reply } => {
                 // Its own batch: whatever is pending goes first, in order.
                 self.commit_group(jobs);
                 self.sync_barrier();
                 let _ = reply.send(self.apply_replicated(&bytes));
             }
-            WriterMsg::SetReplid { replid, reply } => {
+            WriterMsg::SetReplid {
+                replid,
+                promote,
+                reply,
+            } => {
                 self.commit_group(jobs);
                 self.sync_barrier();
-                let _ = reply.send(self.set_replid(replid));
+                let r = self.set_replid(replid);
+                if promote && r.is_ok() {
+                    // From here on client writes are taken, under the new history only.
+                    self.state.replica_mode.store(false, Ordering::Relaxed);
+                }
+                let _ = reply.send(r);
             }
             WriterMsg::InstallCheckpoint {
                 staged_db,
@@ -635,9 +673,13 @@ impl Writer {
         n >= MAX_GROUP_JOBS || self.records.len() >= MAX_GROUP_BYTES
     }
 
-    /// After a group: time out blocked clients, publish how many are parked.
+    /// After a group: time out blocked clients (and unpark all of them on a node that turned
+    /// replica, as Redis does), publish how many are parked.
     fn after_group(&mut self) {
         if !self.waiters.is_empty() {
+            if self.state.replica_mode.load(Ordering::Relaxed) {
+                self.waiters.release_all(&Reply::err(UNBLOCKED_BY_DEMOTION));
+            }
             self.waiters.expire(Instant::now());
         }
         self.state
@@ -726,6 +768,18 @@ impl Writer {
         now: u64,
         jobs: &mut Vec<PendingReply>,
     ) {
+        // The connection refuses writes on a replica when it parses them; a job parsed (or a
+        // transaction queued) before the node turned replica is refused here.
+        if self.state.replica_mode.load(Ordering::Relaxed)
+            && cmds.iter().any(|(e, _)| matches!(e, Exec::Write(_)))
+        {
+            let replies = match kind {
+                JobKind::Exec { .. } => vec![Reply::err(EXEC_ON_REPLICA)],
+                _ => vec![Reply::err(READONLY); cmds.len()],
+            };
+            jobs.push((reply, replies));
+            return;
+        }
         match kind {
             JobKind::Blocking => match cmds.as_slice() {
                 [(Exec::Write(f), args)] => match self.try_blocking(db, *f, args, now) {
@@ -868,7 +922,9 @@ impl Writer {
                 let existed = |k: &[u8]| matches!(storage.get_raw(*db, k), Ok(Some(_)));
                 self.watches.touched(*db, key, existed);
             }
-            if self.waiters.is_empty() {
+            // A replica's data changes only by its master's records: a parked client is
+            // released (see `after_group`), never served by a pop of its own.
+            if self.waiters.is_empty() || self.state.replica_mode.load(Ordering::Relaxed) {
                 continue;
             }
             // A served BLMOVE writes its destination, which may serve someone else; bounded

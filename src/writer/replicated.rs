@@ -118,6 +118,11 @@ impl Writer {
             }
         };
         self.log = log;
+        // The log restarted at `offset`, maybe below the old end: what counts as fsynced
+        // goes back with it, or `always` would acknowledge the next writes unsynced.
+        self.state
+            .synced_end
+            .store(self.log.synced_end().0, Ordering::Relaxed);
         let old = std::mem::replace(&mut self.storage, new.clone());
         match self.state.storage.write() {
             Ok(mut g) => *g = new,

@@ -88,6 +88,15 @@ impl Waiters {
         self.by_seq.values().filter_map(|w| w.deadline).min()
     }
 
+    /// Unparks every client with `reply` (the node turned replica: nothing here will be
+    /// served by this node's own writes any more).
+    pub fn release_all(&mut self, reply: &Reply) {
+        for (_, w) in std::mem::take(&mut self.by_seq) {
+            w.reply.send(vec![reply.clone()]);
+        }
+        self.by_key.clear();
+    }
+
     /// Removes clients whose deadline passed (they get their timeout reply) or whose
     /// connection is gone.
     pub fn expire(&mut self, now: Instant) {

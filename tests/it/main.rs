@@ -23,6 +23,7 @@ mod keys;
 mod lists;
 mod protocol;
 mod replication;
+mod replication_roles;
 mod replication_sync;
 mod restore;
 mod retention;

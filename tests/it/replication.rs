@@ -25,7 +25,7 @@ pub(super) fn field_u64(con: &mut redis::Connection, section: &str, field: &str)
 }
 
 /// Waits until the replica's link is up and it has applied everything the master logged.
-fn wait_synced(master: &Server, replica: &Server) {
+pub(super) fn wait_synced(master: &Server, replica: &Server) {
     wait_synced_con(&mut master.client(), &mut replica.client());
 }
 
