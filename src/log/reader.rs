@@ -62,16 +62,7 @@ impl LogReader {
                 return Ok(None);
             }
             match self.cur.read_next()? {
-                ReadOutcome::Record(r) => {
-                    if r.end() > limit {
-                        // Cannot happen for records the writer published; be strict anyway.
-                        return Err(LogError::NotARecordBoundary {
-                            offset: limit,
-                            record: r.offset(),
-                        });
-                    }
-                    return Ok(Some(r));
-                }
+                ReadOutcome::Record(r) => return within(r, limit).map(Some),
                 ReadOutcome::End | ReadOutcome::Incomplete { .. } if !refreshed => {
                     // Bytes buffered before the writer reached them (zeros of preallocated
                     // space): look at the file again before deciding anything.
@@ -101,7 +92,7 @@ impl LogReader {
                     }
                     self.cur.refresh()?;
                     match self.cur.read_next()? {
-                        ReadOutcome::Record(r) => return Ok(Some(r)),
+                        ReadOutcome::Record(r) => return within(r, limit).map(Some),
                         ReadOutcome::Corrupt { offset, error } => {
                             return Err(LogError::Corrupt {
                                 path: self.cur.path().to_path_buf(),
@@ -128,4 +119,16 @@ impl LogReader {
             }
         }
     }
+}
+
+/// `r`, if it ends at or before `limit`. A record past it cannot happen for records the writer
+/// published (the limit is a record boundary); be strict anyway.
+fn within(r: Record, limit: LogOffset) -> Result<Record, LogError> {
+    if r.end() > limit {
+        return Err(LogError::NotARecordBoundary {
+            offset: limit,
+            record: r.offset(),
+        });
+    }
+    Ok(r)
 }

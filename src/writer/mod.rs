@@ -237,9 +237,14 @@ impl WriterState {
         self.history.lock().map(|h| h.clone()).unwrap_or_default()
     }
 
-    /// Records or refreshes a replica's claim on the log.
+    /// Records or refreshes a replica's claim on the log. A disconnect (`connected` false)
+    /// only updates a claim that is still there: one a full sync install cleared named
+    /// offsets of the replaced log.
     pub fn hold(&self, who: &str, offset: LogOffset, connected: bool) {
         if let Ok(mut h) = self.holds.lock() {
+            if !connected && !h.contains_key(who) {
+                return;
+            }
             h.insert(
                 who.to_string(),
                 Hold {

@@ -123,6 +123,11 @@ impl Writer {
         self.state
             .synced_end
             .store(self.log.synced_end().0, Ordering::Relaxed);
+        // Sub-replicas' claims name offsets of the log just replaced; they are dropped and
+        // claim again when they reconnect.
+        if let Ok(mut h) = self.state.holds.lock() {
+            h.clear();
+        }
         let old = std::mem::replace(&mut self.storage, new.clone());
         match self.state.storage.write() {
             Ok(mut g) => *g = new,
