@@ -5,7 +5,7 @@ pub mod reply;
 pub mod request;
 
 pub use reply::{format_double, Reply};
-pub use request::{parse_request, ProtocolError};
+pub use request::{parse_request, Limits, ProtocolError};
 
 /// Writes `args` as a RESP array of bulk strings: the form of every log payload and of commands
 /// sent to another server.
@@ -36,7 +36,7 @@ pub fn decode_commands(payload: &[u8]) -> Option<Vec<Vec<bytes::Bytes>>> {
         if buf[0] != b'*' {
             return None;
         }
-        match parse_request(&mut buf, u64::MAX) {
+        match parse_request(&mut buf, Limits::new(u64::MAX)) {
             Ok(Some(args)) if !args.is_empty() => out.push(args),
             _ => return None,
         }

@@ -22,19 +22,47 @@ impl ProtocolError {
     }
 }
 
+/// Most arguments, and longest argument, of a request from a client that has not
+/// authenticated while a password is required (Redis' limits for such clients).
+const UNAUTH_MULTIBULK_LEN: i64 = 10;
+const UNAUTH_BULK_LEN: u64 = 16 * 1024;
+/// Argument slots, and bytes of a body, reserved before they arrive: a declared count or
+/// length is not trusted that far.
+const MAX_PREALLOCATED_ARGS: usize = 1024;
+const MAX_BODY_RESERVE: usize = 64 << 20;
+
+/// What a request may declare: `max_bulk_len` (proto-max-bulk-len), and whether the client
+/// still has to authenticate, which caps a request at [`UNAUTH_MULTIBULK_LEN`] arguments of
+/// [`UNAUTH_BULK_LEN`] bytes as Redis does, so a stranger cannot make the server reserve
+/// memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_bulk_len: u64,
+    pub unauthenticated: bool,
+}
+
+impl Limits {
+    pub fn new(max_bulk_len: u64) -> Limits {
+        Limits {
+            max_bulk_len,
+            unauthenticated: false,
+        }
+    }
+}
+
 /// Parses one request from the front of `buf`. Returns `Ok(None)` when more bytes are needed
 /// (nothing is consumed), `Ok(Some(args))` with the request removed from `buf` (an empty vector
 /// for a blank line or an empty array, which Redis ignores), or a protocol error after which the
 /// connection must be closed.
 pub fn parse_request(
     buf: &mut BytesMut,
-    max_bulk_len: u64,
+    limits: Limits,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     if buf.is_empty() {
         return Ok(None);
     }
     if buf[0] == b'*' {
-        parse_multibulk(buf, max_bulk_len)
+        parse_multibulk(buf, limits)
     } else {
         parse_inline(buf)
     }
@@ -70,7 +98,7 @@ fn parse_int(s: &[u8]) -> Option<i64> {
 
 fn parse_multibulk(
     buf: &mut BytesMut,
-    max_bulk_len: u64,
+    limits: Limits,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     let Some(eol) = find_crlf(buf, 0) else {
         if buf.len() > INLINE_MAX {
@@ -81,12 +109,15 @@ fn parse_multibulk(
     let count = parse_int(&buf[1..eol])
         .filter(|&n| n <= MAX_MULTIBULK_LEN)
         .ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
+    if limits.unauthenticated && count > UNAUTH_MULTIBULK_LEN {
+        return Err(ProtocolError::new("unauthenticated multibulk length"));
+    }
     if count <= 0 {
         let _ = buf.split_to(eol + 2);
         return Ok(Some(Vec::new()));
     }
     // First pass: find where each argument lies without consuming anything.
-    let mut spans = Vec::with_capacity(count as usize);
+    let mut spans = Vec::with_capacity((count as usize).min(MAX_PREALLOCATED_ARGS));
     let mut pos = eol + 2;
     for _ in 0..count {
         if pos >= buf.len() {
@@ -105,13 +136,18 @@ fn parse_multibulk(
             return Ok(None);
         };
         let len = parse_int(&buf[pos + 1..eol])
-            .filter(|&n| n >= 0 && (n as u64) <= max_bulk_len)
-            .ok_or_else(|| ProtocolError::new("invalid bulk length"))? as usize;
+            .filter(|&n| n >= 0 && (n as u64) <= limits.max_bulk_len)
+            .ok_or_else(|| ProtocolError::new("invalid bulk length"))?;
+        if limits.unauthenticated && len as u64 > UNAUTH_BULK_LEN {
+            return Err(ProtocolError::new("unauthenticated bulk length"));
+        }
+        let len = len as usize;
         let start = eol + 2;
         let end = start + len;
         if buf.len() < end + 2 {
-            // Reserve for the body so a large value arrives without repeated regrowth.
-            buf.reserve(end + 2 - buf.len());
+            // Reserve for the body so a large value arrives without repeated regrowth (up to
+            // a bound: the declared length is only a claim until the bytes arrive).
+            buf.reserve((end + 2 - buf.len()).min(MAX_BODY_RESERVE));
             return Ok(None);
         }
         if &buf[end..end + 2] != b"\r\n" {
@@ -143,14 +179,21 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError>
     Ok(Some(args.into_iter().map(Bytes::from).collect()))
 }
 
+/// C's `isspace`, which sdssplitargs uses (Rust's ASCII whitespace leaves out \v).
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 /// Splits an inline command line as Redis' sdssplitargs does: whitespace separated, with
-/// "double quotes" (supporting \n \r \t \b \a \\ \" \xHH) and 'single quotes'.
+/// "double quotes" (supporting \n \r \t \b \a \\ \" \xHH) and 'single quotes'. Like
+/// sdssplitargs, which reads a C string, the line ends at its first NUL byte.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let line = &line[..line.iter().position(|&c| c == 0).unwrap_or(line.len())];
     let mut out = Vec::new();
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -165,7 +208,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     return None;
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' {
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && line[i + 2..i + 4].iter().all(u8::is_ascii_hexdigit)
+                {
                     let hex = std::str::from_utf8(&line[i + 2..i + 4]).ok();
                     if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                         cur.push(v);
@@ -187,7 +234,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     continue;
                 }
                 if c == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -206,7 +253,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     continue;
                 }
                 if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -220,7 +267,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                 }
                 let c = line[i];
                 match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     _ => cur.push(c),
@@ -238,7 +285,7 @@ mod tests {
 
     fn parse(s: &[u8]) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         let mut b = BytesMut::from(s);
-        parse_request(&mut b, 512 * 1024 * 1024)
+        parse_request(&mut b, Limits::new(512 * 1024 * 1024))
     }
 
     #[test]
@@ -254,7 +301,7 @@ mod tests {
     #[test]
     fn limits_are_checked_on_the_header() {
         let mut b = BytesMut::from(&b"*1\r\n$2000\r\nab"[..]);
-        let e = parse_request(&mut b, 1024).expect_err("too long");
+        let e = parse_request(&mut b, Limits::new(1024)).expect_err("too long");
         assert_eq!(e.0, "Protocol error: invalid bulk length");
         assert!(parse(b"*abc\r\n").is_err());
         assert!(parse(b"*1\r\n+OK\r\n").is_err());
@@ -276,5 +323,14 @@ mod tests {
         );
         assert!(parse(b"SET \"abc\r\n").is_err());
         assert_eq!(parse(b"\r\n").expect("ok"), Some(vec![]));
+    }
+
+    #[test]
+    fn inline_splitting_follows_sdssplitargs() {
+        let split = |s: &[u8]| split_args(s).expect("balanced");
+        assert_eq!(split(b"a\0b c"), vec![b"a".to_vec()], "a NUL ends the line");
+        assert_eq!(split(b"\x0ba \x0b b"), vec![b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(split(b"\"\\x41\\x+f\""), vec![b"Ax+f".to_vec()]);
+        assert_eq!(split(b"\0"), Vec::<Vec<u8>>::new());
     }
 }

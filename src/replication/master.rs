@@ -22,7 +22,7 @@ use crate::commands::{eq_ignore_case, parse_i64};
 use crate::config::RuntimeConfig;
 use crate::log::format::encode_heartbeat;
 use crate::log::reader::LogReader;
-use crate::protocol::{parse_request, Reply};
+use crate::protocol::{parse_request, Limits, Reply};
 use crate::server::connection::ConnState;
 use crate::server::Shared;
 use crate::types::{now_ms, LogOffset, ReplId};
@@ -295,7 +295,7 @@ pub async fn stream(
     let (mut rd, mut wr) = sock.split();
     let acks = async {
         loop {
-            while let Ok(Some(args)) = parse_request(&mut rbuf, 1 << 20) {
+            while let Ok(Some(args)) = parse_request(&mut rbuf, Limits::new(1 << 20)) {
                 if args.len() == 3
                     && eq_ignore_case(&args[0], "replconf")
                     && eq_ignore_case(&args[1], "ack")

@@ -355,7 +355,16 @@ fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
         }
         "info" => Reply::Verbatim(format!("{}\n", client_line(&st.client, now))),
         "kill" => client_kill(st, &args[2..]),
-        "setinfo" | "no-evict" | "no-touch" | "reply" => Reply::Ok,
+        "setinfo" | "no-evict" | "no-touch" => Reply::Ok,
+        // Replies are always sent: a client told +OK to OFF or SKIP would read replies it
+        // does not expect, so only ON is accepted.
+        "reply" => match args.get(2) {
+            Some(m) if m.eq_ignore_ascii_case(b"on") => Reply::Ok,
+            Some(m) if m.eq_ignore_ascii_case(b"off") || m.eq_ignore_ascii_case(b"skip") => {
+                Reply::err("ERR CLIENT REPLY OFF and SKIP are not supported by durakv")
+            }
+            _ => Reply::err(errors::SYNTAX),
+        },
         "help" => Reply::Array(
             [
                 "CLIENT ID",

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use super::{admin, multi, ClientHandle, Shared};
 use crate::commands::ctx::{ExpireSink, ReadCtx};
 use crate::commands::{self, errors, Exec};
-use crate::protocol::{parse_request, Reply};
+use crate::protocol::{parse_request, Limits, Reply};
 use crate::storage::Storage;
 use crate::types::now_ms;
 use crate::writer::{Command, JobKind, WriteCommand};
@@ -94,54 +94,66 @@ async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> 
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut wbuf = BytesMut::with_capacity(16 * 1024);
     let client = st.client.clone();
+    // A client that must still authenticate gets one request parsed at a time, so an AUTH
+    // lifts the limits for the requests behind it in the same read: then the next round
+    // parses what is buffered before reading again.
+    let mut parse_buffered = false;
     loop {
         if client.killed.load(Ordering::Relaxed) {
             return Ok(());
         }
-        // A replica in the middle of a full sync that goes quiet for repl-timeout is dropped
-        // (and its checkpoint released), as a streaming one is.
-        let idle_limit = st
-            .repl
-            .checkpoint
-            .as_ref()
-            .map(|_| crate::config::RuntimeConfig::secs(&st.sh.config.runtime.repl_timeout));
-        let read = async {
-            match idle_limit {
-                Some(t) => match tokio::time::timeout(t, sock.read_buf(&mut rbuf)).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        tracing::warn!(
-                            client = client.id,
-                            timeout_s = t.as_secs(),
-                            "replica idle during a full sync for repl-timeout: dropping it"
-                        );
-                        Err(std::io::Error::other("repl-timeout"))
-                    }
-                },
-                None => sock.read_buf(&mut rbuf).await,
+        if !std::mem::take(&mut parse_buffered) {
+            // A replica in the middle of a full sync that goes quiet for repl-timeout is
+            // dropped (and its checkpoint released), as a streaming one is.
+            let idle_limit =
+                st.repl.checkpoint.as_ref().map(|_| {
+                    crate::config::RuntimeConfig::secs(&st.sh.config.runtime.repl_timeout)
+                });
+            let read = async {
+                match idle_limit {
+                    Some(t) => match tokio::time::timeout(t, sock.read_buf(&mut rbuf)).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            tracing::warn!(
+                                client = client.id,
+                                timeout_s = t.as_secs(),
+                                "replica idle during a full sync for repl-timeout: dropping it"
+                            );
+                            Err(std::io::Error::other("repl-timeout"))
+                        }
+                    },
+                    None => sock.read_buf(&mut rbuf).await,
+                }
+            };
+            let n = tokio::select! {
+                r = read => r?,
+                _ = client.kill.notified() => return Ok(()),
+            };
+            if n == 0 {
+                return Ok(());
             }
-        };
-        let n = tokio::select! {
-            r = read => r?,
-            _ = client.kill.notified() => return Ok(()),
-        };
-        if n == 0 {
-            return Ok(());
+            st.sh.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
         }
-        st.sh.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
-        let max_bulk = st
-            .sh
-            .config
-            .runtime
-            .proto_max_bulk_len
-            .load(Ordering::Relaxed);
+        let limits = Limits {
+            max_bulk_len: st
+                .sh
+                .config
+                .runtime
+                .proto_max_bulk_len
+                .load(Ordering::Relaxed),
+            unauthenticated: !is_authed(st),
+        };
         let mut batch: Vec<Command> = Vec::new();
         let mut proto_err = None;
         loop {
-            match parse_request(&mut rbuf, max_bulk) {
+            match parse_request(&mut rbuf, limits) {
                 Ok(Some(args)) => {
                     if !args.is_empty() {
                         batch.push(args);
+                    }
+                    if limits.unauthenticated && !rbuf.is_empty() {
+                        parse_buffered = true;
+                        break;
                     }
                 }
                 Ok(None) => break,
@@ -178,6 +190,12 @@ async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> 
     }
 }
 
+/// Whether the client may run commands: it authenticated, or no password is required (any
+/// more: `CONFIG SET requirepass ""` lets in the clients already connected).
+fn is_authed(st: &ConnState) -> bool {
+    st.authed || st.sh.config.runtime.requirepass().is_none()
+}
+
 async fn run_batch(
     st: &mut ConnState,
     batch: Vec<Command>,
@@ -199,7 +217,7 @@ async fn run_batch(
         let early = match spec {
             None => Some(Reply::err(errors::unknown_command(&args[0], &args[1..]))),
             Some(s) if !s.arity_ok(args.len()) => Some(Reply::err(errors::wrong_arity(s.name))),
-            Some(s) if !st.authed && !matches!(s.name, "auth" | "hello" | "quit" | "reset") => {
+            Some(s) if !matches!(s.name, "auth" | "hello" | "quit" | "reset") && !is_authed(st) => {
                 Some(Reply::err(errors::NOAUTH))
             }
             Some(s)
@@ -213,6 +231,11 @@ async fn run_batch(
             }
             _ => None,
         };
+        if let (Some(m), Some(_)) = (st.multi.as_mut(), &early) {
+            // A command refused inside MULTI (EXEC or WATCH with the wrong arity too) makes
+            // the EXEC fail with EXECABORT, as in Redis.
+            m.failed = true;
+        }
         if st.multi.is_some() && !spec.is_some_and(|s| multi::is_control(s.name)) {
             flush_writes(st, &mut pending, wbuf).await;
             multi::queue(st, spec, early, args).encode(st.resp3, wbuf);

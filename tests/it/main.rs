@@ -22,6 +22,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod protocol;
+mod protocol_edges;
 mod replication;
 mod replication_roles;
 mod replication_sync;

@@ -1,0 +1,125 @@
+//! Protocol edges a review found: a NUL byte in an inline command, what a client that has not
+//! authenticated may declare, a refused command inside MULTI, and a password cleared while
+//! clients wait to authenticate. Each reply is compared with Redis 7's.
+
+use std::time::Duration;
+
+use crate::common::*;
+
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[test]
+fn an_inline_command_ends_at_a_nul_byte() {
+    let srv = Server::start(&[]);
+    let mut c = srv.raw();
+    // Redis splits inline commands as C strings: "PING\0junk" is PING.
+    assert_eq!(c.request(b"PING\0junk\r\n").raw_str(), "+PONG\r\n");
+    assert_eq!(c.request(b"ECHO a\0b\r\n").raw_str(), "$1\r\na\r\n");
+    // A line that is only a NUL is empty, so ignored; the connection goes on.
+    c.send(b"\0\r\n");
+    assert_eq!(c.request(b"PING\r\n").raw_str(), "+PONG\r\n");
+}
+
+#[test]
+fn a_client_that_must_authenticate_cannot_declare_large_requests() {
+    let srv = Server::start(&["--requirepass", "pw"]);
+    let cases: [(&[u8], &str); 2] = [
+        (
+            b"*11\r\n",
+            "-ERR Protocol error: unauthenticated multibulk length\r\n",
+        ),
+        (
+            b"*2\r\n$4\r\nECHO\r\n$536870912\r\n",
+            "-ERR Protocol error: unauthenticated bulk length\r\n",
+        ),
+    ];
+    for (bad, expected) in cases {
+        let mut c = srv.raw();
+        c.send(bad);
+        assert_eq!(c.read_frame().raw_str(), expected);
+        assert!(c.wait_closed(CLOSE_TIMEOUT), "closed after {expected}");
+    }
+    // AUTH lifts the limits, also for a request sent in the same write behind it.
+    let mut c = srv.raw();
+    let big = "x".repeat(20_000);
+    let mut req = b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n".to_vec();
+    req.extend_from_slice(format!("*2\r\n$4\r\nECHO\r\n${}\r\n{big}\r\n", big.len()).as_bytes());
+    c.send(&req);
+    assert_eq!(c.read_frame().raw_str(), "+OK\r\n");
+    assert_eq!(
+        c.read_frame().raw_str(),
+        format!("${}\r\n{big}\r\n", big.len())
+    );
+    // A server without a password has no such limit.
+    let open = Server::start(&[]);
+    let mut c = open.raw();
+    let args: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+    let mut cmd = vec!["EXISTS"];
+    cmd.extend(args.iter().map(String::as_str));
+    assert_eq!(c.command_str(&cmd).raw_str(), ":0\r\n");
+}
+
+#[test]
+fn a_refused_exec_or_watch_inside_multi_aborts_the_transaction() {
+    let srv = Server::start(&[]);
+    let mut c = srv.raw();
+    assert_eq!(c.command_str(&["MULTI"]).raw_str(), "+OK\r\n");
+    assert_eq!(c.command_str(&["SET", "a", "1"]).raw_str(), "+QUEUED\r\n");
+    assert_eq!(
+        c.command_str(&["EXEC", "x"]).raw_str(),
+        "-ERR wrong number of arguments for 'exec' command\r\n"
+    );
+    assert_eq!(
+        c.command_str(&["EXEC"]).raw_str(),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(c.command_str(&["MULTI"]).raw_str(), "+OK\r\n");
+    assert_eq!(
+        c.command_str(&["WATCH"]).raw_str(),
+        "-ERR wrong number of arguments for 'watch' command\r\n"
+    );
+    assert_eq!(
+        c.command_str(&["EXEC"]).raw_str(),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(c.command_str(&["GET", "a"]).raw_str(), "$-1\r\n");
+}
+
+#[test]
+fn clearing_the_password_lets_waiting_clients_in() {
+    let srv = Server::start(&["--requirepass", "pw"]);
+    let mut waiting = srv.raw();
+    assert_eq!(
+        waiting.command_str(&["PING"]).raw_str(),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    let mut admin = srv.raw();
+    assert_eq!(admin.command_str(&["AUTH", "pw"]).raw_str(), "+OK\r\n");
+    assert_eq!(
+        admin
+            .command_str(&["CONFIG", "SET", "requirepass", ""])
+            .raw_str(),
+        "+OK\r\n"
+    );
+    assert_eq!(waiting.command_str(&["PING"]).raw_str(), "+PONG\r\n");
+}
+
+#[test]
+fn client_reply_off_and_skip_are_refused_rather_than_ignored() {
+    let srv = Server::start(&[]);
+    let mut c = srv.raw();
+    assert_eq!(
+        c.command_str(&["CLIENT", "REPLY", "ON"]).raw_str(),
+        "+OK\r\n"
+    );
+    for mode in ["OFF", "SKIP"] {
+        assert!(
+            c.command_str(&["CLIENT", "REPLY", mode])
+                .raw_str()
+                .starts_with("-ERR"),
+            "CLIENT REPLY {mode}"
+        );
+    }
+    // Every command after them is still answered, in order.
+    assert_eq!(c.command_str(&["PING"]).raw_str(), "+PONG\r\n");
+}
