@@ -459,6 +459,16 @@ impl Log {
     /// whose client was told it failed is not replayed later.
     pub fn truncate_to(&mut self, end: LogOffset) -> Result<(), LogError> {
         let path = segment_path(&self.dir, self.active_base);
+        if end < self.active_base || end > self.end {
+            return Err(LogError::io(
+                "truncate",
+                &path,
+                std::io::Error::other(format!(
+                    "offset {end} is outside the active segment ({} to {})",
+                    self.active_base, self.end
+                )),
+            ));
+        }
         let cut = self.end.0 - end.0;
         let new_len = self.active_len - cut;
         self.active
@@ -535,8 +545,20 @@ impl Log {
     }
 }
 
+/// Creates a segment: its header goes to a temporary file, which is fsynced and then renamed
+/// into place, so a crash or a full disk mid-creation never leaves a segment without a
+/// whole header (which would stop the next start). A leftover temporary file is ignored by
+/// [`list_segments`] and overwritten by the next attempt.
 fn create_segment(dir: &Path, base: LogOffset, replid: ReplId) -> Result<(File, u64), LogError> {
     let path = segment_path(dir, base);
+    let tmp = dir.join(format!("{}.tmp", segment_file_name(base)));
+    if path.exists() {
+        return Err(LogError::io(
+            "create segment",
+            &path,
+            std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+        ));
+    }
     let header = SegmentHeader {
         base,
         replid,
@@ -544,14 +566,16 @@ fn create_segment(dir: &Path, base: LogOffset, replid: ReplId) -> Result<(File, 
     };
     let bytes = header.encode();
     let mut f = OpenOptions::new()
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .read(true)
         .write(true)
-        .open(&path)
-        .map_err(|e| LogError::io("create segment", &path, e))?;
+        .open(&tmp)
+        .map_err(|e| LogError::io("create segment", &tmp, e))?;
     f.write_all(&bytes)
         .and_then(|_| f.sync_all())
-        .map_err(|e| LogError::io("write segment header", &path, e))?;
+        .map_err(|e| LogError::io("write segment header", &tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| LogError::io("rename new segment into place", &path, e))?;
     sync_dir(dir)?;
     Ok((f, bytes.len() as u64))
 }
@@ -590,6 +614,35 @@ mod tests {
             log.append(&buf).expect("append");
         }
         log.sync().expect("sync");
+    }
+
+    #[test]
+    fn a_half_created_segment_never_stops_a_start() {
+        // A crash while creating a segment leaves at most a temporary file with part of a
+        // header: the log opens, and the next roll to that base overwrites it.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut log, _) = Log::open(dir.path(), 200, ReplId::random()).expect("open");
+        append_n(&mut log, 1);
+        let next = log.end();
+        let tmp = dir.path().join(format!("{}.tmp", segment_file_name(next)));
+        fs::write(&tmp, b"dur").expect("leftover");
+        drop(log);
+        let (mut log, rep) = Log::open(dir.path(), 200, ReplId::random()).expect("reopen");
+        assert_eq!(rep.end, next);
+        append_n(&mut log, 20);
+        assert!(log.segment_count() > 1, "rolled over the leftover's base");
+        let end = log.end();
+        drop(log);
+        let (_, rep) = Log::open(dir.path(), 200, ReplId::random()).expect("reopen");
+        assert_eq!(rep.end, end);
+        // Creating the segment the leftover was for replaces it with a whole one.
+        let base = LogOffset(end.0 + 1000);
+        let tmp = dir.path().join(format!("{}.tmp", segment_file_name(base)));
+        fs::write(&tmp, b"dur").expect("leftover");
+        create_segment(dir.path(), base, ReplId::random()).expect("create over a leftover");
+        assert!(!tmp.exists(), "renamed into place");
+        let header = fs::read(segment_path(dir.path(), base)).expect("segment");
+        assert_eq!(header.len(), format::SEGMENT_HEADER_LEN);
     }
 
     #[test]

@@ -149,6 +149,9 @@ pub struct WriterState {
     pub counts: [AtomicU64; DATABASES * 2],
     pub poisoned: Mutex<Option<String>>,
     pub is_poisoned: AtomicBool,
+    /// An fsync of the log failed on the fsync thread (sticky): the groups after the last good
+    /// one were told they failed, so the writer cuts their bytes off the log.
+    pub fsync_failed: AtomicBool,
     pub replid: Mutex<ReplId>,
     pub truncated_at_open: Mutex<Option<String>>,
     pub last_flush_ms: AtomicU64,
@@ -359,6 +362,8 @@ struct Writer {
     syncer: syncer::Syncer,
     /// Groups handed to the syncer and not yet known to be answered.
     sync_pending: bool,
+    /// The log was cut back after a failed fsync (see [`WriterState::fsync_failed`]).
+    cut_after_fsync_failure: bool,
     /// Closed at shutdown: I/O threads still handing jobs over get an error.
     stopped: bool,
 }
@@ -423,8 +428,9 @@ pub fn start(
     let mut replid = stored_replid.unwrap_or_else(ReplId::random);
     let has_log = log_dir.exists() && !crate::log::list_segments(&log_dir)?.is_empty();
     let checkpoint_offset = storage.applied_offset()?;
-    if !has_log && checkpoint_offset > LogOffset::ZERO {
-        // A data dir made from a checkpoint (CHECKPOINT EXPORT, BGSAVE): the data stands at
+    if !has_log && (checkpoint_offset > LogOffset::ZERO || stored_replid.is_some()) {
+        // A data dir made from a checkpoint (CHECKPOINT EXPORT, BGSAVE, a restore; also one
+        // taken at offset 0, which still carries its source's replid): the data stands at
         // its offset and has no log. Its future differs from the node it was taken from, so
         // it gets a new history.
         replid = ReplId::random();
@@ -436,6 +442,9 @@ pub fn start(
     }
     let seg_bytes = config.runtime.log_segment_bytes.load(Ordering::Relaxed);
     let (mut log, report) = Log::open(&log_dir, seg_bytes, replid)?;
+    // The log's newest segment names the history: a new segment is created before the
+    // replid is stored with the data, so after a crash between the two the log is right.
+    replid = log.replid();
     let mut truncated_note = None;
     if let Some((off, why)) = &report.truncated {
         let msg = format!(
@@ -496,6 +505,7 @@ pub fn start(
         blocked: AtomicU64::new(0),
         end_watch: tokio::sync::watch::Sender::new(log.end().0),
         replica_mode: AtomicBool::new(is_replica),
+        fsync_failed: AtomicBool::new(false),
         storage: RwLock::new(storage.clone()),
         history: Mutex::new(log.history()),
         holds: Mutex::new(HashMap::new()),
@@ -518,6 +528,7 @@ pub fn start(
         syncer: syncer::Syncer::start(state.clone())
             .map_err(|e| LogError::io("spawn fsync thread", &log_dir, e))?,
         sync_pending: false,
+        cut_after_fsync_failure: false,
         stopped: false,
     };
     if stored_replid != Some(replid) {
@@ -1103,8 +1114,30 @@ impl Writer {
         why
     }
 
+    /// After the fsync thread failed: the groups it had not fsynced were told they failed, so
+    /// their bytes are cut off the log (as a failed append's are) and never replayed. RocksDB
+    /// may hold them already; start-up then finds its data ahead of the log and handles it as
+    /// after a power cut. Only within the active segment (a roll fsyncs the segment it closes).
+    fn cut_unsynced_after_fsync_failure(&mut self) {
+        if self.cut_after_fsync_failure || !self.state.fsync_failed.load(Ordering::Relaxed) {
+            return;
+        }
+        self.cut_after_fsync_failure = true;
+        self.sync_barrier();
+        let good = LogOffset(self.state.synced_end.load(Ordering::Relaxed));
+        match self.log.truncate_to(good) {
+            Ok(()) => {
+                tracing::error!(offset = %good, "log cut back to the last fsynced offset after a failed fsync")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not cut the log back after a failed fsync")
+            }
+        }
+    }
+
     /// Logs the group's records, fsyncs per policy, applies the batch, then replies.
     fn commit_group(&mut self, jobs: &mut Vec<PendingReply>) {
+        self.cut_unsynced_after_fsync_failure();
         let mut ok = !self.state.is_poisoned.load(Ordering::Relaxed);
         // With `always` the fsync runs on the syncer thread, overlapping the next group.
         let offload = self.config.runtime.appendfsync() == FsyncPolicy::Always;
@@ -1345,6 +1378,7 @@ impl Writer {
     fn close(&mut self) {
         self.stopped = true;
         self.sync_barrier();
+        self.cut_unsynced_after_fsync_failure();
         if let Err(e) = self.log.sync() {
             tracing::error!(error = %e, "fsync at shutdown failed");
             return;

@@ -81,6 +81,9 @@ impl Drop for Syncer {
 }
 
 fn run(rx: mpsc::Receiver<Job>, state: Arc<WriterState>) {
+    // The first failure, sticky: Linux reports a writeback error to one fsync only, so a
+    // later "successful" fsync proves nothing about the bytes before it.
+    let mut failed: Option<String> = None;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while let Ok(j) = rx.try_recv() {
@@ -93,6 +96,7 @@ fn run(rx: mpsc::Receiver<Job>, state: Arc<WriterState>) {
         });
         let began = std::time::Instant::now();
         let result = match &target {
+            Some(_) if failed.is_some() => Err(failed.clone().unwrap_or_default()),
             Some((file, end)) => match file.sync_data() {
                 Ok(()) => {
                     state.count_fsync(began);
@@ -103,6 +107,8 @@ fn run(rx: mpsc::Receiver<Job>, state: Arc<WriterState>) {
                 Err(e) => {
                     let why = format!("fsync of the log failed before offset {end}: {e}");
                     state.poison(why.clone());
+                    state.fsync_failed.store(true, Ordering::Relaxed);
+                    failed = Some(why.clone());
                     Err(why)
                 }
             },

@@ -90,6 +90,30 @@ fn export_under_writes_then_start_from_it() {
 }
 
 #[test]
+fn an_export_taken_at_offset_0_also_starts_a_new_history() {
+    // A node that never took a write exports at offset 0; its data still names its replid.
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    let out = tempfile::tempdir().expect("tempdir");
+    let target = out.path().join("backup");
+    assert_eq!(
+        run(
+            &mut con,
+            &["CHECKPOINT", "EXPORT", target.to_str().unwrap_or("")]
+        ),
+        Value::Int(0)
+    );
+    let source_replid = info_field(&mut con, "replication", "master_replid").expect("replid");
+    let restored = Server::start_in(&target, &[]);
+    let mut rc = restored.client();
+    let rid = info_field(&mut rc, "replication", "master_replid").expect("replid");
+    assert_ne!(
+        rid, source_replid,
+        "a replica of the source must not PSYNC into this node's history"
+    );
+}
+
+#[test]
 fn bgsave_keeps_the_newest_backups_and_lastsave_moves() {
     let out = tempfile::tempdir().expect("tempdir");
     let root = out.path().join("backups");
