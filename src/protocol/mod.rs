@@ -5,7 +5,7 @@ pub mod reply;
 pub mod request;
 
 pub use reply::{format_double, Reply};
-pub use request::{parse_request, Limits, ProtocolError};
+pub use request::{parse_request, Limits, ProtocolError, RequestParser};
 
 /// Writes `args` as a RESP array of bulk strings: the form of every log payload and of commands
 /// sent to another server.

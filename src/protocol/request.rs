@@ -53,18 +53,45 @@ impl Limits {
 /// Parses one request from the front of `buf`. Returns `Ok(None)` when more bytes are needed
 /// (nothing is consumed), `Ok(Some(args))` with the request removed from `buf` (an empty vector
 /// for a blank line or an empty array, which Redis ignores), or a protocol error after which the
-/// connection must be closed.
+/// connection must be closed. For a buffer that grows between calls, [`RequestParser`] does
+/// not scan again what it already read.
 pub fn parse_request(
     buf: &mut BytesMut,
     limits: Limits,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    if buf.is_empty() {
-        return Ok(None);
-    }
-    if buf[0] == b'*' {
-        parse_multibulk(buf, limits)
-    } else {
-        parse_inline(buf)
+    RequestParser::default().parse(buf, limits)
+}
+
+/// Where a multibulk request that has not fully arrived stands: the arguments found so far
+/// (offsets into the buffer, whose front does not move until the request is complete) and
+/// where the next one starts. Without it every read of a large request scanned it again from
+/// its start: quadratic in its argument count.
+#[derive(Debug, Default)]
+pub struct RequestParser {
+    partial: Option<Partial>,
+}
+
+#[derive(Debug)]
+struct Partial {
+    count: usize,
+    spans: Vec<(usize, usize)>,
+    pos: usize,
+}
+
+impl RequestParser {
+    /// [`parse_request`], resuming a request an earlier call left incomplete in `buf`.
+    pub fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: Limits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if self.partial.is_none() && buf[0] != b'*' {
+            return parse_inline(buf);
+        }
+        parse_multibulk(buf, limits, &mut self.partial)
     }
 }
 
@@ -96,31 +123,45 @@ fn parse_int(s: &[u8]) -> Option<i64> {
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
+/// Reads a multibulk request, from where `partial` left off if it is set; leaves `partial`
+/// set exactly when more bytes are needed.
 fn parse_multibulk(
     buf: &mut BytesMut,
     limits: Limits,
+    partial: &mut Option<Partial>,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-    let Some(eol) = find_crlf(buf, 0) else {
-        if buf.len() > INLINE_MAX {
-            return Err(ProtocolError::new("too big mbulk count string"));
+    let mut p = match partial.take() {
+        Some(p) => p,
+        None => {
+            let Some(eol) = find_crlf(buf, 0) else {
+                if buf.len() > INLINE_MAX {
+                    return Err(ProtocolError::new("too big mbulk count string"));
+                }
+                return Ok(None);
+            };
+            let count = parse_int(&buf[1..eol])
+                .filter(|&n| n <= MAX_MULTIBULK_LEN)
+                .ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
+            if limits.unauthenticated && count > UNAUTH_MULTIBULK_LEN {
+                return Err(ProtocolError::new("unauthenticated multibulk length"));
+            }
+            if count <= 0 {
+                let _ = buf.split_to(eol + 2);
+                return Ok(Some(Vec::new()));
+            }
+            let count = count as usize;
+            Partial {
+                count,
+                spans: Vec::with_capacity(count.min(MAX_PREALLOCATED_ARGS)),
+                pos: eol + 2,
+            }
         }
-        return Ok(None);
     };
-    let count = parse_int(&buf[1..eol])
-        .filter(|&n| n <= MAX_MULTIBULK_LEN)
-        .ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
-    if limits.unauthenticated && count > UNAUTH_MULTIBULK_LEN {
-        return Err(ProtocolError::new("unauthenticated multibulk length"));
-    }
-    if count <= 0 {
-        let _ = buf.split_to(eol + 2);
-        return Ok(Some(Vec::new()));
-    }
-    // First pass: find where each argument lies without consuming anything.
-    let mut spans = Vec::with_capacity((count as usize).min(MAX_PREALLOCATED_ARGS));
-    let mut pos = eol + 2;
-    for _ in 0..count {
+    // Find where each argument lies without consuming anything.
+    while p.spans.len() < p.count {
+        let pos = p.pos;
         if pos >= buf.len() {
+            *partial = Some(p);
             return Ok(None);
         }
         if buf[pos] != b'$' {
@@ -133,6 +174,7 @@ fn parse_multibulk(
             if buf.len() - pos > INLINE_MAX {
                 return Err(ProtocolError::new("too big bulk count string"));
             }
+            *partial = Some(p);
             return Ok(None);
         };
         let len = parse_int(&buf[pos + 1..eol])
@@ -141,24 +183,27 @@ fn parse_multibulk(
         if limits.unauthenticated && len as u64 > UNAUTH_BULK_LEN {
             return Err(ProtocolError::new("unauthenticated bulk length"));
         }
-        let len = len as usize;
         let start = eol + 2;
-        let end = start + len;
+        let end = start + len as usize;
         if buf.len() < end + 2 {
             // Reserve for the body so a large value arrives without repeated regrowth (up to
             // a bound: the declared length is only a claim until the bytes arrive).
             buf.reserve((end + 2 - buf.len()).min(MAX_BODY_RESERVE));
+            *partial = Some(p);
             return Ok(None);
         }
         if &buf[end..end + 2] != b"\r\n" {
             return Err(ProtocolError::new("invalid bulk terminator"));
         }
-        spans.push((start, end));
-        pos = end + 2;
+        p.spans.push((start, end));
+        p.pos = end + 2;
     }
-    let frame = buf.split_to(pos).freeze();
+    let frame = buf.split_to(p.pos).freeze();
     Ok(Some(
-        spans.into_iter().map(|(s, e)| frame.slice(s..e)).collect(),
+        p.spans
+            .into_iter()
+            .map(|(s, e)| frame.slice(s..e))
+            .collect(),
     ))
 }
 
@@ -332,5 +377,37 @@ mod tests {
         assert_eq!(split(b"\x0ba \x0b b"), vec![b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(split(b"\"\\x41\\x+f\""), vec![b"Ax+f".to_vec()]);
         assert_eq!(split(b"\0"), Vec::<Vec<u8>>::new());
+    }
+
+    #[test]
+    fn a_request_arriving_in_pieces_is_resumed_not_rescanned() {
+        let full = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n*1\r\n$4\r\nPING\r\n";
+        let limits = Limits::new(1024);
+        for cut in 1..full.len() {
+            let mut p = RequestParser::default();
+            let mut b = BytesMut::from(&full[..cut]);
+            let mut got = Vec::new();
+            // Feed the rest one byte at a time, as a slow client would.
+            let mut next = cut;
+            loop {
+                match p.parse(&mut b, limits).expect("valid") {
+                    Some(args) => got.push(args),
+                    None if next < full.len() => {
+                        b.extend_from_slice(&full[next..next + 1]);
+                        next += 1;
+                    }
+                    None => break,
+                }
+            }
+            assert_eq!(
+                got,
+                vec![
+                    vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("value")],
+                    vec![Bytes::from("PING")],
+                ],
+                "cut at {cut}"
+            );
+            assert!(p.partial.is_none());
+        }
     }
 }

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use super::{admin, multi, ClientHandle, Shared};
 use crate::commands::ctx::{ExpireSink, ReadCtx};
 use crate::commands::{self, errors, Exec};
-use crate::protocol::{parse_request, Limits, Reply};
+use crate::protocol::{Limits, Reply, RequestParser};
 use crate::storage::Storage;
 use crate::types::now_ms;
 use crate::writer::{Command, JobKind, WriteCommand};
@@ -98,6 +98,7 @@ async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> 
     // lifts the limits for the requests behind it in the same read: then the next round
     // parses what is buffered before reading again.
     let mut parse_buffered = false;
+    let mut parser = RequestParser::default();
     loop {
         if client.killed.load(Ordering::Relaxed) {
             return Ok(());
@@ -146,7 +147,7 @@ async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> 
         let mut batch: Vec<Command> = Vec::new();
         let mut proto_err = None;
         loop {
-            match parse_request(&mut rbuf, limits) {
+            match parser.parse(&mut rbuf, limits) {
                 Ok(Some(args)) => {
                     if !args.is_empty() {
                         batch.push(args);
