@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::segment::{ReadOutcome, Record, SegmentReader};
+use super::segment::{ReadOutcome, Record, RecordFingerprint, SegmentReader};
 use super::{list_segments, segment_path, LogError};
 use crate::types::LogOffset;
 
@@ -18,6 +18,7 @@ pub struct LogReader {
     /// The last call stopped at its limit: bytes buffered past it may be preallocated zeros
     /// the writer has overwritten since.
     at_limit: bool,
+    before: Option<RecordFingerprint>,
 }
 
 impl LogReader {
@@ -33,11 +34,18 @@ impl LogReader {
         cur.seek_to(from)?;
         Ok(LogReader {
             dir: dir.to_path_buf(),
+            before: cur.passed(),
             segments,
             idx,
             cur,
             at_limit: false,
         })
+    }
+
+    /// The record that ends where this reader started, when it is in the same segment (a
+    /// reader that starts at a segment's base does not know it).
+    pub fn record_before(&self) -> Option<RecordFingerprint> {
+        self.before
     }
 
     /// Offset of the next record.

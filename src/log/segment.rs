@@ -76,7 +76,13 @@ pub struct SegmentReader {
     /// Offset of the next record.
     next: LogOffset,
     file_len: u64,
+    /// The last record [`SegmentReader::seek_to`] skipped (the one ending where it stopped).
+    passed: Option<RecordFingerprint>,
 }
+
+/// What identifies a record beyond its offset: its payload checksum and its timestamp. Two
+/// logs whose records at the same offset differ in these have different histories.
+pub type RecordFingerprint = (u32, u64);
 
 impl SegmentReader {
     /// Opens a segment and validates its header against the base offset in its name.
@@ -117,7 +123,13 @@ impl SegmentReader {
             header,
             pos: SEGMENT_HEADER_LEN as u64,
             file_len,
+            passed: None,
         })
+    }
+
+    /// The record ending where [`SegmentReader::seek_to`] stopped, if it skipped any.
+    pub fn passed(&self) -> Option<RecordFingerprint> {
+        self.passed
     }
 
     pub fn header(&self) -> &SegmentHeader {
@@ -158,7 +170,9 @@ impl SegmentReader {
     pub fn seek_to(&mut self, target: LogOffset) -> Result<(), LogError> {
         while self.next < target {
             match self.read_next()? {
-                ReadOutcome::Record(r) if r.end() <= target => {}
+                ReadOutcome::Record(r) if r.end() <= target => {
+                    self.passed = Some((r.header.payload_crc, r.header.timestamp_ms));
+                }
                 ReadOutcome::Record(r) => {
                     return Err(LogError::NotARecordBoundary {
                         offset: target,

@@ -47,6 +47,9 @@ pub struct ConnRepl {
     pub woff: u64,
     /// `REPLCONF rdb-only 1`: PSYNC always answers with a full sync and holds no log.
     pub rdb_only: bool,
+    /// `REPLCONF last-record <crc>:<timestamp>`: the replica's record ending at the offset it
+    /// will PSYNC from. A PSYNC continues only if this log's record there is the same.
+    pub last_record: Option<crate::log::segment::RecordFingerprint>,
 }
 
 impl ConnRepl {
@@ -73,6 +76,11 @@ pub fn replconf(st: &mut ConnState, args: &[Bytes]) -> Reply {
                 Some(p) => st.repl.listening_port = Some(p as u16),
                 None => return Reply::err("ERR value is out of range"),
             }
+        } else if eq_ignore_case(k, "last-record") {
+            match parse_fingerprint(v) {
+                Some(f) => st.repl.last_record = Some(f),
+                None => return Reply::err("ERR invalid last-record (expected <crc hex>:<ms>)"),
+            }
         } else if eq_ignore_case(k, "rdb-only") {
             // A backup (`durakv backup --from`, `redis-cli --rdb`): a snapshot, never a stream.
             st.repl.rdb_only = &v[..] == b"1";
@@ -89,6 +97,17 @@ pub fn replconf(st: &mut ConnState, args: &[Bytes]) -> Reply {
         i += 2;
     }
     Reply::Ok
+}
+
+/// `<payload crc, hex>:<timestamp ms>`, as [`fingerprint_arg`] writes it.
+fn parse_fingerprint(v: &[u8]) -> Option<crate::log::segment::RecordFingerprint> {
+    let (crc, ts) = std::str::from_utf8(v).ok()?.split_once(':')?;
+    Some((u32::from_str_radix(crc, 16).ok()?, ts.parse().ok()?))
+}
+
+/// The `REPLCONF last-record` value for a record fingerprint.
+pub fn fingerprint_arg(f: crate::log::segment::RecordFingerprint) -> String {
+    format!("{:08x}:{}", f.0, f.1)
 }
 
 /// `PSYNC <replid> <offset>`: `+CONTINUE <replid>` when this log holds `offset` under that
@@ -119,9 +138,22 @@ pub async fn psync(st: &mut ConnState, args: &[Bytes]) -> Reply {
     };
     let key = st.repl.replica_key(st.client.addr);
     let from = from.filter(|_| !st.repl.rdb_only);
+    // The claim is about the offset of this PSYNC only (after a full sync the replica asks
+    // again at the checkpoint's offset, without one).
+    let claimed = st.repl.last_record.take();
     if let Some(from) = from {
         let dir = sh.config.fixed.dir.join("log");
         match tokio::task::spawn_blocking(move || LogReader::open(&dir, from)).await {
+            // The replica's last record differs from ours at that offset: a power cut took
+            // records from this log after the replica had them, and this log has since
+            // written other records over the same offsets (brief 4b).
+            Ok(Ok(reader))
+                if claimed.is_some()
+                    && reader.record_before().is_some()
+                    && claimed != reader.record_before() =>
+            {
+                tracing::warn!(client = st.client.id, replica = %key, offset = %from, "replica PSYNC: its last record differs from this log's at that offset (diverged history): full sync");
+            }
             Ok(Ok(reader)) => {
                 sh.repl.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(client = st.client.id, replica = %key, offset = %from, "replica PSYNC accepted: +CONTINUE");

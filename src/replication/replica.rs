@@ -163,6 +163,29 @@ async fn session(sh: &Arc<Shared>, m: &MasterAddr, streamed: &mut bool) -> anyho
     } else {
         (my_id.to_string(), end.to_string())
     };
+    if !fresh {
+        // Our last record, so the master continues only if its own record at that offset
+        // is the same one (see `master::psync`).
+        let dir = sh.config.fixed.dir.join("log");
+        let before = tokio::task::spawn_blocking(move || {
+            crate::log::reader::LogReader::open(&dir, end)
+                .ok()
+                .and_then(|r| r.record_before())
+        })
+        .await
+        .ok()
+        .flatten();
+        if let Some(f) = before {
+            let v = super::master::fingerprint_arg(f);
+            let r = command(
+                &mut sock,
+                &mut buf,
+                &[b"REPLCONF", b"last-record", v.as_bytes()],
+            )
+            .await?;
+            expect_ok("REPLCONF last-record", r)?;
+        }
+    }
     let r = command(
         &mut sock,
         &mut buf,

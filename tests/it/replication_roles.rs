@@ -1,14 +1,16 @@
 //! Changes of role: a master turned replica refuses what its clients started as a master
 //! (a queued transaction, a parked blocking pop), a replica that full-synced to a shorter log
-//! and is then promoted still fsyncs under `always`, and a node that full-synced from a new
-//! master never offers its sub-replicas a checkpoint of the history it threw away.
+//! and is then promoted still fsyncs under `always`, a node that full-synced from a new
+//! master never offers its sub-replicas a checkpoint of the history it threw away, and a
+//! master that lost its log's tail (a power cut) and wrote other records over the same
+//! offsets does not let a replica that had the lost ones continue.
 
 use std::time::Duration;
 
 use redis::Value;
 
 use crate::common::*;
-use crate::replication::{digest, field_u64, wait_synced, write_load_sized};
+use crate::replication::{digest, field_u64, start_replica_of, wait_synced, write_load_sized};
 
 #[test]
 fn a_master_turned_replica_refuses_a_queued_exec_and_unblocks_parked_pops() {
@@ -127,4 +129,59 @@ fn a_node_that_full_synced_from_a_new_master_never_offers_its_old_checkpoint() {
         "{}",
         tail_lines(&log, 30)
     );
+}
+
+#[test]
+fn a_replica_whose_last_record_the_master_lost_gets_a_full_sync() {
+    let mut master = Server::start(&[]);
+    let mut replica = start_replica_of(master.port(), &[]);
+    let mut m = master.client();
+    // Records of one size, so offsets written later line up with these.
+    for i in 0..10 {
+        run(&mut m, &["SET", &format!("a:{i}"), "1111"]);
+    }
+    let kept = repl_offset(&mut m);
+    for i in 0..5 {
+        run(&mut m, &["SET", &format!("b:{i}"), "2222"]);
+    }
+    let lost_end = repl_offset(&mut m);
+    wait_synced(&master, &replica);
+    replica.kill9();
+    master.kill9();
+
+    // A power cut took the master's last five records (never fsynced under everysec): the
+    // pages are zeros again. Its data (RocksDB, WAL off) never held them either.
+    let seg = master.last_segment();
+    let base = seg
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(segment_base_of_name)
+        .expect("segment base");
+    let header = 80;
+    let mut bytes = std::fs::read(&seg).expect("segment");
+    let (from, to) = (
+        (header + kept - base) as usize,
+        (header + lost_end - base) as usize,
+    );
+    bytes[from..to].fill(0);
+    std::fs::write(&seg, &bytes).expect("write segment");
+    master.restart();
+    let mut m = master.client();
+    assert_eq!(repl_offset(&mut m), kept);
+    // Other records over the same offsets, under the same replid.
+    for i in 0..5 {
+        run(&mut m, &["SET", &format!("c:{i}"), "3333"]);
+    }
+    assert_eq!(repl_offset(&mut m), lost_end, "the same offsets again");
+
+    replica.restart();
+    let mut r = replica.client();
+    // The master may have come back on another port.
+    let mport = master.port().to_string();
+    run(&mut r, &["REPLICAOF", "127.0.0.1", &mport]);
+    wait_synced(&master, &replica);
+    assert_eq!(get_s(&mut r, "c:4").as_deref(), Some("3333"));
+    assert_eq!(get_s(&mut r, "b:4"), None, "the lost records are gone");
+    assert_eq!(digest(&mut r), digest(&mut m));
+    assert!(field_u64(&mut m, "stats", "sync_full") >= 1);
 }
