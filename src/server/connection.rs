@@ -68,6 +68,9 @@ pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
     if let Ok(mut c) = sh.clients.lock() {
         c.insert(id, client.clone());
     }
+    // Leaves the client list however this task ends, a panic included (a leftover entry
+    // would count against maxclients and show in CLIENT LIST for ever).
+    let _listed = Listed { sh: sh.clone(), id };
     sh.stats.connections.fetch_add(1, Ordering::Relaxed);
     let authed = sh.config.runtime.requirepass().is_none();
     let mut st = ConnState {
@@ -85,8 +88,24 @@ pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
         tracing::debug!(client = id, error = %e, "connection ended");
     }
     crate::replication::master::left_mid_sync(&mut st, peer);
-    if let Ok(mut c) = sh.clients.lock() {
-        c.remove(&id);
+}
+
+/// A connection's entry in the client list, removed when dropped.
+struct Listed {
+    sh: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        match self.sh.clients.lock() {
+            Ok(mut c) => {
+                c.remove(&self.id);
+            }
+            Err(p) => {
+                p.into_inner().remove(&self.id);
+            }
+        }
     }
 }
 

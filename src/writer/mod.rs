@@ -16,6 +16,7 @@
 //! ([`handoff`]). It never waits on a socket: replies go through oneshot channels.
 
 pub mod handoff;
+mod holds;
 mod replicated;
 mod syncer;
 pub mod waiters;
@@ -353,6 +354,8 @@ struct Writer {
     last_sync: Instant,
     last_expire: Instant,
     last_retention: Instant,
+    /// Replicas' claims as last saved (see [`holds`]).
+    saved_holds: Vec<(String, u64)>,
     last_flush: Instant,
     /// Applied offset as of the last RocksDB flush: what crash recovery needs kept.
     flushed_applied: LogOffset,
@@ -508,7 +511,7 @@ pub fn start(
         fsync_failed: AtomicBool::new(false),
         storage: RwLock::new(storage.clone()),
         history: Mutex::new(log.history()),
-        holds: Mutex::new(HashMap::new()),
+        holds: Mutex::new(holds::load(&config.fixed.dir)),
     });
     let mut w = Writer {
         storage,
@@ -521,6 +524,7 @@ pub fn start(
         last_sync: Instant::now(),
         last_expire: Instant::now(),
         last_retention: Instant::now(),
+        saved_holds: Vec::new(),
         last_flush: Instant::now(),
         flushed_applied: applied,
         waiters: Waiters::default(),
@@ -1299,6 +1303,9 @@ impl Writer {
     }
 
     fn retention(&mut self) {
+        if let Ok(h) = self.state.holds.lock() {
+            holds::save_if_changed(&self.config.fixed.dir, &h, &mut self.saved_holds);
+        }
         let rt = &self.config.runtime;
         self.log
             .set_segment_bytes(rt.log_segment_bytes.load(Ordering::Relaxed));

@@ -132,11 +132,18 @@ impl Watches {
         self.by_key.is_empty()
     }
 
+    /// Registers `flag` on `key`. The key is copied: the request's bytes are a slice of the
+    /// connection's read buffer, which a held slice would keep alive whole. Watching a key
+    /// twice registers it once.
     pub fn watch(&mut self, db: u8, key: Bytes, flag: &Arc<WatchFlag>) {
-        self.by_key
-            .entry((db, key))
-            .or_default()
-            .push(Arc::downgrade(flag));
+        let weak = Arc::downgrade(flag);
+        let flags = self
+            .by_key
+            .entry((db, Bytes::copy_from_slice(&key)))
+            .or_default();
+        if !flags.iter().any(|w| w.ptr_eq(&weak)) {
+            flags.push(weak);
+        }
     }
 
     /// A write to `key` (an empty key: the whole database was flushed, which, as in Redis,

@@ -547,6 +547,49 @@ fn retention_keeps_what_a_stopped_replica_needs_until_log_max_bytes() {
 }
 
 #[test]
+fn a_restarted_master_still_keeps_what_a_stopped_replica_needs() {
+    let mut master = Server::start(&[
+        "--log-segment-bytes",
+        "65536",
+        "--log-retention-bytes",
+        "1",
+        "--flush-interval-secs",
+        "1",
+    ]);
+    let mut m = master.client();
+    let mut replica = start_replica_of(master.port(), &[]);
+    write_load(&mut m, "warm", 2, 100, 100);
+    wait_synced(&master, &replica);
+    // The retention pass (every 10 s) saves the replicas' claims.
+    let saved = master.dir().join("replica-holds.json");
+    wait_until(Duration::from_secs(30), "the claims to be saved", || {
+        saved.exists()
+    });
+    let stopped_at = field_u64(&mut replica.client(), "replication", "slave_repl_offset");
+    replica.terminate();
+    master.kill9();
+    master.restart();
+    let mut m = master.client();
+    write_load(&mut m, "gap", 10, 100, 100);
+    // Two retention passes with closed segments to delete, and nobody connected.
+    std::thread::sleep(Duration::from_secs(21));
+    assert!(
+        backlog_start(&mut m) <= stopped_at,
+        "retention after a restart deleted what the stopped replica needs: log starts at {} > {stopped_at}",
+        backlog_start(&mut m)
+    );
+    replica.restart();
+    let mut r = replica.client();
+    // The master may have come back on another port.
+    let mport = master.port().to_string();
+    run(&mut r, &["REPLICAOF", "127.0.0.1", &mport]);
+    wait_synced(&master, &replica);
+    assert_eq!(field_u64(&mut m, "stats", "sync_full"), 0);
+    assert!(field_u64(&mut m, "stats", "sync_partial_ok") >= 1);
+    assert_eq!(digest(&mut m), digest(&mut r));
+}
+
+#[test]
 fn replicas_asking_at_once_share_one_checkpoint() {
     let master = Server::start(&[]);
     let mut m = master.client();
