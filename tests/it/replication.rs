@@ -479,24 +479,34 @@ fn replica_whose_data_is_ahead_of_its_log_continues_under_the_same_replid() {
     );
 }
 
-fn backlog_start(con: &mut redis::Connection) -> u64 {
-    field_u64(con, "replication", "repl_backlog_first_byte_offset")
-}
-
-#[test]
-fn retention_keeps_what_a_stopped_replica_needs_until_log_max_bytes() {
-    let master = Server::start(&[
+/// A master whose retention keeps nothing but what replicas hold (64 KiB segments,
+/// `log-retention-bytes 1`, RocksDB flushed every second), plus `extra` flags, and a replica
+/// of it that applied a first load.
+pub(super) fn retention_pair(extra: &[&str]) -> (Server, Server) {
+    let mut args = vec![
         "--log-segment-bytes",
         "65536",
         "--log-retention-bytes",
         "1",
         "--flush-interval-secs",
         "1",
-    ]);
-    let mut m = master.client();
-    let mut replica = start_replica_of(master.port(), &[]);
-    write_load(&mut m, "warm", 2, 100, 100);
+    ];
+    args.extend_from_slice(extra);
+    let master = Server::start(&args);
+    let replica = start_replica_of(master.port(), &[]);
+    write_load(&mut master.client(), "warm", 2, 100, 100);
     wait_synced(&master, &replica);
+    (master, replica)
+}
+
+fn backlog_start(con: &mut redis::Connection) -> u64 {
+    field_u64(con, "replication", "repl_backlog_first_byte_offset")
+}
+
+#[test]
+fn retention_keeps_what_a_stopped_replica_needs_until_log_max_bytes() {
+    let (master, mut replica) = retention_pair(&[]);
+    let mut m = master.client();
     let slave_line = info_field(&mut m, "replication", "slave0").expect("slave0");
     assert!(
         slave_line.contains("bytes_before_full_sync=-1"),
@@ -548,18 +558,7 @@ fn retention_keeps_what_a_stopped_replica_needs_until_log_max_bytes() {
 
 #[test]
 fn a_restarted_master_still_keeps_what_a_stopped_replica_needs() {
-    let mut master = Server::start(&[
-        "--log-segment-bytes",
-        "65536",
-        "--log-retention-bytes",
-        "1",
-        "--flush-interval-secs",
-        "1",
-    ]);
-    let mut m = master.client();
-    let mut replica = start_replica_of(master.port(), &[]);
-    write_load(&mut m, "warm", 2, 100, 100);
-    wait_synced(&master, &replica);
+    let (mut master, mut replica) = retention_pair(&[]);
     // The retention pass (every 10 s) saves the replicas' claims.
     let saved = master.dir().join("replica-holds.json");
     wait_until(Duration::from_secs(30), "the claims to be saved", || {
