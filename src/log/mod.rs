@@ -670,6 +670,35 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_last_header_that_does_not_parse_stops_the_start_instead_of_being_cut() {
+        // A last record whose header checksum holds but whose kind is unknown (a newer
+        // format, or a bug) was written whole: cutting it as a torn tail would drop an
+        // acknowledged write, so the start stops and names its offset.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut log, _) = Log::open(dir.path(), 1 << 20, ReplId::random()).expect("open");
+        append_n(&mut log, 2);
+        let at = log.end();
+        let mut rec = Vec::new();
+        // No payload: only zeros (preallocated space) follow the header, as after a torn one.
+        encode_record(&mut rec, at, 1, 0, RecordKind::Commands, b"");
+        rec[21] = 0x7e;
+        let hcrc = crc32c::crc32c(&rec[0..28]);
+        rec[28..32].copy_from_slice(&hcrc.to_le_bytes());
+        log.append(&rec).expect("append");
+        log.sync().expect("sync");
+        drop(log);
+        match Log::open(dir.path(), 1 << 20, ReplId::random()) {
+            Err(LogError::Corrupt { offset, .. }) => assert_eq!(offset, at),
+            Err(e) => panic!("expected corruption at {at}, got {e}"),
+            Ok((log, rep)) => panic!(
+                "opened with end {} (truncated: {:?})",
+                log.end(),
+                rep.truncated
+            ),
+        }
+    }
+
+    #[test]
     fn torn_tail_is_truncated_at_every_length() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut log, _) = Log::open(dir.path(), 1 << 20, ReplId::random()).expect("open");

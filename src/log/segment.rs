@@ -202,6 +202,10 @@ impl SegmentReader {
         }
         let at = self.next;
         if remaining < RECORD_HEADER_LEN as u64 {
+            if self.rest_is_zero(remaining)? {
+                // Preallocated zeros up to the segment's size, fewer than a header.
+                return Ok(ReadOutcome::End);
+            }
             return Ok(ReadOutcome::Incomplete {
                 offset: at,
                 reason: format!("{remaining} bytes left, less than a record header"),
@@ -220,7 +224,10 @@ impl SegmentReader {
                     // Preallocated space the writer has not reached.
                     return Ok(ReadOutcome::End);
                 }
-                if rest_zero {
+                // Only a header that fails its checksum can be one cut short by a crash; one
+                // whose checksum holds was written whole, so an unknown kind or an oversized
+                // length in it is damage (or a newer format), never a torn tail to cut off.
+                if rest_zero && matches!(error, FormatError::HeaderChecksum) {
                     return Ok(ReadOutcome::Incomplete {
                         offset: at,
                         reason: "a record header whose last bytes were never written".to_string(),
