@@ -167,6 +167,8 @@ fn hello(st: &mut ConnState, a: &[Bytes]) -> Reply {
         }
         i = 1;
     }
+    // In order, as Redis 7.0 does: AUTH takes effect where it stands (a bad option after it
+    // leaves the client authenticated), a bad SETNAME stops there.
     let mut setname = None;
     while i < a.len() {
         if eq_ignore_case(&a[i], "AUTH") && i + 2 < a.len() {
@@ -176,6 +178,9 @@ fn hello(st: &mut ConnState, a: &[Bytes]) -> Reply {
             st.authed = true;
             i += 3;
         } else if eq_ignore_case(&a[i], "SETNAME") && i + 1 < a.len() {
+            if let Err(e) = valid_name(&a[i + 1]) {
+                return e;
+            }
             setname = Some(a[i + 1].clone());
             i += 2;
         } else {
@@ -185,8 +190,12 @@ fn hello(st: &mut ConnState, a: &[Bytes]) -> Reply {
             ));
         }
     }
-    if !st.authed {
-        return Reply::err(errors::NOAUTH);
+    if !super::connection::is_authed(st) {
+        return Reply::err(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and select \
+             the RESP protocol version at the same time",
+        );
     }
     if let Some(n) = setname {
         if let Err(e) = set_name(st, &n) {
@@ -213,12 +222,17 @@ fn hello(st: &mut ConnState, a: &[Bytes]) -> Reply {
     ])
 }
 
-fn set_name(st: &ConnState, n: &[u8]) -> Result<(), Reply> {
+fn valid_name(n: &[u8]) -> Result<(), Reply> {
     if n.iter().any(|&c| c <= b' ' || c > b'~') {
         return Err(Reply::err(
             "ERR Client names cannot contain spaces, newlines or special characters.",
         ));
     }
+    Ok(())
+}
+
+fn set_name(st: &ConnState, n: &[u8]) -> Result<(), Reply> {
+    valid_name(n)?;
     if let Ok(mut g) = st.client.name.lock() {
         *g = String::from_utf8_lossy(n).into_owned();
     }

@@ -212,7 +212,7 @@ async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> 
 
 /// Whether the client may run commands: it authenticated, or no password is required (any
 /// more: `CONFIG SET requirepass ""` lets in the clients already connected).
-fn is_authed(st: &ConnState) -> bool {
+pub(super) fn is_authed(st: &ConnState) -> bool {
     st.authed || st.sh.config.runtime.requirepass().is_none()
 }
 

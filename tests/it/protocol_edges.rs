@@ -1,6 +1,7 @@
 //! Protocol edges a review found: a NUL byte in an inline command, what a client that has not
-//! authenticated may declare, a refused command inside MULTI, and a password cleared while
-//! clients wait to authenticate. Each reply is compared with Redis 7's.
+//! authenticated may declare, a refused command inside MULTI, a password cleared while
+//! clients wait to authenticate, CLIENT REPLY, and HELLO's options in order. Each reply is
+//! Redis 7.0's.
 
 use std::time::Duration;
 
@@ -122,4 +123,39 @@ fn client_reply_off_and_skip_are_refused_rather_than_ignored() {
     }
     // Every command after them is still answered, in order.
     assert_eq!(c.command_str(&["PING"]).raw_str(), "+PONG\r\n");
+}
+
+/// Replies of redis-server 7.0.15 (Debian) with `--requirepass pw`, taken with a raw socket.
+#[test]
+fn hello_with_auth_and_setname_behaves_as_redis_7_0() {
+    let srv = Server::start(&["--requirepass", "pw"]);
+    let cases: [(&[u8], &str); 4] = [
+        (
+            b"HELLO 3\r\nPING\r\n",
+            "-NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and select \
+             the RESP protocol version at the same time\r\n-NOAUTH Authentication required.\r\n",
+        ),
+        (
+            // AUTH takes effect where it stands: a bad option after it leaves the client in.
+            b"HELLO 3 AUTH default pw BADOPT\r\nPING\r\n",
+            "-ERR Syntax error in HELLO option 'BADOPT'\r\n+PONG\r\n",
+        ),
+        (
+            b"HELLO 3 SETNAME a\x01b AUTH default pw\r\nPING\r\n",
+            "-ERR Client names cannot contain spaces, newlines or special characters.\r\n\
+             -NOAUTH Authentication required.\r\n",
+        ),
+        (
+            b"HELLO 3 AUTH default wrong SETNAME a\x01b\r\nPING\r\n",
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n\
+             -NOAUTH Authentication required.\r\n",
+        ),
+    ];
+    for (req, expected) in cases {
+        let mut c = srv.raw();
+        c.send(req);
+        let got = format!("{}{}", c.read_frame().raw_str(), c.read_frame().raw_str());
+        assert_eq!(got, expected, "{}", String::from_utf8_lossy(req));
+    }
 }
