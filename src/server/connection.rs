@@ -251,9 +251,17 @@ async fn run_batch(
             }
             _ => None,
         };
-        if let (Some(m), Some(_)) = (st.multi.as_mut(), &early) {
-            // A command refused inside MULTI (EXEC or WATCH with the wrong arity too) makes
-            // the EXEC fail with EXECABORT, as in Redis.
+        if let (Some(m), Some(r)) = (st.multi.as_mut(), &early) {
+            if spec.is_some_and(|s| s.name == "exec") {
+                // A refused EXEC ends the transaction at once, as in Redis 7.0.
+                let reply = multi::exec_abort(r);
+                st.multi = None;
+                st.watch = None;
+                reply.encode(st.resp3, wbuf);
+                continue;
+            }
+            // Any other command refused inside MULTI (WATCH with the wrong arity too) makes
+            // the EXEC fail with EXECABORT.
             m.failed = true;
         }
         if st.multi.is_some() && !spec.is_some_and(|s| multi::is_control(s.name)) {

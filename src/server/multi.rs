@@ -27,6 +27,16 @@ pub struct MultiState {
 
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
 
+/// The reply to an EXEC refused before it ran (wrong arity, NOAUTH, ...): Redis' EXECABORT
+/// naming the refusal.
+pub fn exec_abort(refusal: &Reply) -> Reply {
+    let why = match refusal {
+        Reply::Error(e) => e.strip_prefix("ERR ").unwrap_or(e).to_string(),
+        _ => String::new(),
+    };
+    Reply::err(format!("EXECABORT Transaction discarded because of: {why}"))
+}
+
 /// Commands that act on the transaction itself rather than being queued.
 pub fn is_control(name: &str) -> bool {
     matches!(
