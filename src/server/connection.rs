@@ -122,37 +122,8 @@ async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> 
         if client.killed.load(Ordering::Relaxed) {
             return Ok(());
         }
-        if !std::mem::take(&mut parse_buffered) {
-            // A replica in the middle of a full sync that goes quiet for repl-timeout is
-            // dropped (and its checkpoint released), as a streaming one is.
-            let idle_limit =
-                st.repl.checkpoint.as_ref().map(|_| {
-                    crate::config::RuntimeConfig::secs(&st.sh.config.runtime.repl_timeout)
-                });
-            let read = async {
-                match idle_limit {
-                    Some(t) => match tokio::time::timeout(t, sock.read_buf(&mut rbuf)).await {
-                        Ok(r) => r,
-                        Err(_) => {
-                            tracing::warn!(
-                                client = client.id,
-                                timeout_s = t.as_secs(),
-                                "replica idle during a full sync for repl-timeout: dropping it"
-                            );
-                            Err(std::io::Error::other("repl-timeout"))
-                        }
-                    },
-                    None => sock.read_buf(&mut rbuf).await,
-                }
-            };
-            let n = tokio::select! {
-                r = read => r?,
-                _ = client.kill.notified() => return Ok(()),
-            };
-            if n == 0 {
-                return Ok(());
-            }
-            st.sh.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
+        if !std::mem::take(&mut parse_buffered) && !read_more(st, sock, &mut rbuf).await? {
+            return Ok(());
         }
         let limits = Limits {
             max_bulk_len: st
@@ -214,6 +185,45 @@ async fn serve(st: &mut ConnState, sock: &mut TcpStream) -> std::io::Result<()> 
 /// more: `CONFIG SET requirepass ""` lets in the clients already connected).
 pub(super) fn is_authed(st: &ConnState) -> bool {
     st.authed || st.sh.config.runtime.requirepass().is_none()
+}
+
+/// Reads what the client sent next into `rbuf`; `Ok(false)` when it closed the connection
+/// or was killed.
+async fn read_more(
+    st: &ConnState,
+    sock: &mut TcpStream,
+    rbuf: &mut BytesMut,
+) -> std::io::Result<bool> {
+    // A replica in the middle of a full sync that goes quiet for repl-timeout is dropped (and
+    // its checkpoint released), as a streaming one is.
+    let idle_limit = st
+        .repl
+        .checkpoint
+        .as_ref()
+        .map(|_| crate::config::RuntimeConfig::secs(&st.sh.config.runtime.repl_timeout));
+    let client = &st.client;
+    let read = async {
+        match idle_limit {
+            Some(t) => match tokio::time::timeout(t, sock.read_buf(rbuf)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::warn!(
+                        client = client.id,
+                        timeout_s = t.as_secs(),
+                        "replica idle during a full sync for repl-timeout: dropping it"
+                    );
+                    Err(std::io::Error::other("repl-timeout"))
+                }
+            },
+            None => sock.read_buf(rbuf).await,
+        }
+    };
+    let n = tokio::select! {
+        r = read => r?,
+        _ = client.kill.notified() => return Ok(false),
+    };
+    st.sh.stats.net_in.fetch_add(n as u64, Ordering::Relaxed);
+    Ok(n > 0)
 }
 
 async fn run_batch(
