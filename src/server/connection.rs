@@ -44,13 +44,6 @@ const WRITE_CHUNK: usize = 1 << 20;
 pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
     let _ = sock.set_nodelay(true);
     let max = sh.config.runtime.maxclients.load(Ordering::Relaxed);
-    if sh.client_count() as u64 >= max {
-        sh.stats.rejected.fetch_add(1, Ordering::Relaxed);
-        let _ = sock
-            .write_all(format!("-{}\r\n", errors::MAX_CLIENTS).as_bytes())
-            .await;
-        return;
-    }
     let id = sh.next_client_id.fetch_add(1, Ordering::Relaxed);
     let client = Arc::new(ClientHandle {
         id,
@@ -65,8 +58,22 @@ pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
         killed: false.into(),
         kill: Default::default(),
     });
-    if let Ok(mut c) = sh.clients.lock() {
-        c.insert(id, client.clone());
+    // Counted and listed under one lock: connections accepted at once on several I/O
+    // threads cannot all pass the check.
+    let admitted = {
+        let mut c = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let room = (c.len() as u64) < max;
+        if room {
+            c.insert(id, client.clone());
+        }
+        room
+    };
+    if !admitted {
+        sh.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        let _ = sock
+            .write_all(format!("-{}\r\n", errors::MAX_CLIENTS).as_bytes())
+            .await;
+        return;
     }
     // Leaves the client list however this task ends, a panic included (a leftover entry
     // would count against maxclients and show in CLIENT LIST for ever).
