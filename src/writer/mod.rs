@@ -340,6 +340,17 @@ pub enum StartError {
     Storage(#[from] crate::storage::StorageError),
     #[error("log record at offset {offset} does not decode as commands")]
     BadPayload { offset: LogOffset },
+    #[error("log record at offset {offset} holds {cmd:?}, a command this durakv does not know (written by a newer version?); skipping it would leave this node's data different from the log's")]
+    UnknownCommand { offset: LogOffset, cmd: String },
+}
+
+/// Why a logged command could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("a log record holds {0:?}, a command this durakv does not know")]
+    UnknownCommand(String),
 }
 
 struct Writer {
@@ -598,15 +609,17 @@ impl Writer {
     ) -> Result<(), StartError> {
         let cmds = decode_commands(payload).ok_or(StartError::BadPayload { offset })?;
         let mut db = db;
+        let max = self.max_bulk_len();
         for args in cmds {
-            db = self.apply_logged(db, &args)?;
+            db = match apply_logged(&self.storage, &mut self.group, db, &args, max) {
+                Ok(db) => db,
+                Err(ApplyError::Storage(e)) => return Err(e.into()),
+                Err(ApplyError::UnknownCommand(cmd)) => {
+                    return Err(StartError::UnknownCommand { offset, cmd })
+                }
+            };
         }
         Ok(())
-    }
-
-    fn apply_logged(&mut self, db: u8, args: &[Bytes]) -> Result<u8, StartError> {
-        let max = self.max_bulk_len();
-        Ok(apply_logged(&self.storage, &mut self.group, db, args, max)?)
     }
 
     fn commit_batch(&mut self, applied: LogOffset) -> Result<(), crate::storage::StorageError> {
@@ -1447,23 +1460,26 @@ pub fn split_records(
     Ok(out)
 }
 
-/// Applies one logged command with the clock off (replay, point-in-time restore; replicas
-/// later). Returns the database the next command of the record applies to.
+/// Applies one logged command with the clock off (replay, point-in-time restore, replicas).
+/// Returns the database the next command of the record applies to; fails on a command this
+/// build does not know rather than skip it.
 pub fn apply_logged(
     storage: &Storage,
     group: &mut GroupState,
     db: u8,
     args: &[Bytes],
     max_bulk_len: u64,
-) -> Result<u8, crate::storage::StorageError> {
+) -> Result<u8, ApplyError> {
     if commands::eq_ignore_case(&args[0], "SELECT") {
         if let Some(Ok(n)) = args.get(1).map(|a| commands::db_index(a)) {
             return Ok(n);
         }
     }
     let Some(spec) = commands::lookup(&args[0]) else {
-        tracing::warn!(cmd = %String::from_utf8_lossy(&args[0]), "unknown command in log record, skipped");
-        return Ok(db);
+        // Skipping it would make this node's data differ from the log (invariant 6).
+        return Err(ApplyError::UnknownCommand(
+            String::from_utf8_lossy(&args[0]).into_owned(),
+        ));
     };
     if let Exec::Write(f) = spec.exec {
         let mut ctx = WriteCtx::new(storage, group, db, None, max_bulk_len);

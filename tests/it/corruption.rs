@@ -418,3 +418,42 @@ fn damage_at_the_end_of_an_older_segment_stops_start_up() {
         "a truncated older segment was accepted (exit {status})\n--- stderr ---\n{text}"
     );
 }
+
+/// A whole, valid record naming a command this build does not know (as a newer durakv could
+/// write): replaying past it would leave the data different from the log, so start-up stops
+/// and names it; without it, the same data dir starts with every key.
+#[test]
+fn a_record_with_an_unknown_command_stops_start_up_instead_of_being_skipped() {
+    let mut srv = write_keys_then_kill();
+    let recs = all_records(&srv);
+    let (path, last) = recs.last().cloned().expect("records");
+    let at = last.offset + 32 + last.payload_len as u64;
+    let payload = b"*2\r\n$9\r\nNOSUCHCMD\r\n$1\r\nk\r\n";
+    let mut rec = vec![0u8; 32];
+    rec[0..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    rec[4..12].copy_from_slice(&at.to_le_bytes());
+    rec[12..20].copy_from_slice(&last.timestamp_ms.to_le_bytes());
+    rec[21] = last.kind;
+    rec[24..28].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    let hcrc = crc32c::crc32c(&rec[0..28]);
+    rec[28..32].copy_from_slice(&hcrc.to_le_bytes());
+    rec.extend_from_slice(payload);
+    let original = std::fs::read(&path).expect("segment");
+    let mut bytes = original.clone();
+    let pos = last.end_pos() as usize;
+    if bytes.len() < pos + rec.len() {
+        bytes.resize(pos + rec.len(), 0);
+    }
+    bytes[pos..pos + rec.len()].copy_from_slice(&rec);
+    std::fs::write(&path, &bytes).expect("write segment");
+
+    let (status, text) = srv.restart_expect_failure(FAIL_TIMEOUT);
+    assert!(!status.success(), "started\n{text}");
+    assert!(
+        text.contains("NOSUCHCMD") && mentions_offset(&text, at),
+        "stderr names neither the command nor offset {at}\n--- stderr ---\n{text}"
+    );
+    std::fs::write(&path, &original).expect("restore segment");
+    srv.restart();
+    assert_keys_present(&mut srv.client(), 0..KEYS);
+}
