@@ -270,7 +270,14 @@ impl Storage {
         {
             return self.applier.submit(&self.cache, wb, data);
         }
-        self.settle()?;
+        if let Err(e) = self.settle() {
+            // An earlier background write failed, so nothing more is written; this batch is
+            // logged all the same and served until the restart replays it.
+            if !clears {
+                self.cache.hold_pending(data, cache::HELD_UNTIL_RESTART);
+            }
+            return Err(e);
+        }
         if clears {
             self.cache.clear_around_write(true);
         }
