@@ -147,10 +147,7 @@ pub async fn psync(st: &mut ConnState, args: &[Bytes]) -> Reply {
             // The replica's last record differs from ours at that offset: a power cut took
             // records from this log after the replica had them, and this log has since
             // written other records over the same offsets (brief 4b).
-            Ok(Ok(reader))
-                if claimed.is_some()
-                    && reader.record_before().is_some()
-                    && claimed != reader.record_before() =>
+            Ok(Ok(reader)) if matches!((claimed, reader.record_before()), (Some(a), Some(b)) if a != b) =>
             {
                 tracing::warn!(client = st.client.id, replica = %key, offset = %from, "replica PSYNC: its last record differs from this log's at that offset (diverged history): full sync");
             }

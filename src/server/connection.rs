@@ -105,14 +105,8 @@ struct Listed {
 
 impl Drop for Listed {
     fn drop(&mut self) {
-        match self.sh.clients.lock() {
-            Ok(mut c) => {
-                c.remove(&self.id);
-            }
-            Err(p) => {
-                p.into_inner().remove(&self.id);
-            }
-        }
+        let mut c = self.sh.clients.lock().unwrap_or_else(|p| p.into_inner());
+        c.remove(&self.id);
     }
 }
 
@@ -270,11 +264,7 @@ async fn run_batch(
         };
         if let (Some(m), Some(r)) = (st.multi.as_mut(), &early) {
             if spec.is_some_and(|s| s.name == "exec") {
-                // A refused EXEC ends the transaction at once, as in Redis 7.0.
-                let reply = multi::exec_abort(r);
-                st.multi = None;
-                st.watch = None;
-                reply.encode(st.resp3, wbuf);
+                multi::abort_exec(st, r).encode(st.resp3, wbuf);
                 continue;
             }
             // Any other command refused inside MULTI (WATCH with the wrong arity too) makes

@@ -27,14 +27,24 @@ pub struct MultiState {
 
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
 
-/// The reply to an EXEC refused before it ran (wrong arity, NOAUTH, ...): Redis' EXECABORT
-/// naming the refusal.
-pub fn exec_abort(refusal: &Reply) -> Reply {
+/// An EXEC refused before it ran (wrong arity, NOAUTH, ...): the transaction ends as DISCARD
+/// ends it, and the reply is Redis 7.0's EXECABORT naming the refusal.
+pub fn abort_exec(st: &mut ConnState, refusal: &Reply) -> Reply {
+    discard(st);
     let why = match refusal {
         Reply::Error(e) => e.strip_prefix("ERR ").unwrap_or(e).to_string(),
         _ => String::new(),
     };
     Reply::err(format!("EXECABORT Transaction discarded because of: {why}"))
+}
+
+/// Ends the transaction, and with it the WATCH; whether there was one.
+fn discard(st: &mut ConnState) -> bool {
+    let was = st.multi.take().is_some();
+    if was {
+        st.watch = None;
+    }
+    was
 }
 
 /// Commands that act on the transaction itself rather than being queued.
@@ -99,10 +109,9 @@ pub async fn exec(st: &mut ConnState, name: &str, args: &[Bytes]) -> Reply {
             Reply::Ok
         }
         "discard" => {
-            if st.multi.take().is_none() {
+            if !discard(st) {
                 return Reply::err("ERR DISCARD without MULTI");
             }
-            st.watch = None;
             Reply::Ok
         }
         "exec" => {

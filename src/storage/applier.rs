@@ -36,7 +36,7 @@ use std::thread::JoinHandle;
 
 use rocksdb::{WriteBatch, WriteOptions};
 
-use super::cache::{EntryCache, HELD_UNTIL_RESTART};
+use super::cache::EntryCache;
 use super::{Db, StorageError};
 
 /// Batches with fewer `data` keys are written by the writer itself when the applier is idle.
@@ -144,14 +144,14 @@ impl Applier {
 
     /// Hands `wb` over; `data` (each `data` key with what it holds after the batch) is
     /// pending in `cache` until RocksDB holds it. Waits while the queue is full. Fails if an
-    /// earlier batch failed: then `wb` is dropped (the writer must stop) and `data` stays
-    /// pending until restart, as the log has it.
+    /// earlier batch failed: then `wb` is dropped (the writer must stop) and `data` comes
+    /// back, for the caller to hold until restart.
     pub(super) fn submit(
         &self,
         cache: &EntryCache,
         wb: WriteBatch,
         data: Vec<(Vec<u8>, Option<super::Entry>)>,
-    ) -> Result<(), StorageError> {
+    ) -> Result<(), super::Refused> {
         let sh = &*self.shared;
         let seq = {
             let mut q = sh.lock();
@@ -163,10 +163,7 @@ impl Applier {
                 q.waiting -= 1;
             }
             if let Some(e) = &q.failed {
-                let err = sh.error(e.clone());
-                drop(q);
-                cache.hold_pending(data, HELD_UNTIL_RESTART);
-                return Err(err);
+                return Err((sh.error(e.clone()), data));
             }
             // Counted (under the lock) before its entries turn pending: a reader that sees
             // one and then settles must wait for this batch.

@@ -48,8 +48,10 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::entry::{Entry, ValueType};
 
-/// Enough that a write marks a small part of the cache busy.
+/// Enough that a write marks a small part of the cache busy. At most 64: a batch's shards are
+/// a bit mask ([`EntryCache::hold_pending`]).
 const SHARDS: usize = 64;
+const _: () = assert!(SHARDS <= 64);
 /// Bytes counted per entry on top of key and value: the map slot and the allocation's header.
 const ENTRY_OVERHEAD: usize = 64;
 /// Values larger than this are not cached: one would evict thousands of small ones.
@@ -368,20 +370,27 @@ impl EntryCache {
     /// order, the only place that holds more than one) before the first entry is stored, so
     /// no reader sees one key of it and not another, nor the first of two writes of a key.
     pub fn hold_pending(&self, data: Vec<(Vec<u8>, Option<Entry>)>, seq: u64) -> Vec<u64> {
-        let hashes: Vec<u64> = data.iter().map(|(k, _)| self.hash(k)).collect();
-        let mut guards: Vec<Option<MutexGuard<'_, Shard>>> =
-            (0..self.shards.len()).map(|_| None).collect();
-        let mut touched: Vec<usize> = hashes.iter().map(|&h| self.shard_of_hash(h)).collect();
-        touched.sort_unstable();
-        touched.dedup();
-        for i in touched {
-            let mut s = self.lock(i);
-            // A reader that missed before this must not fill what it read from RocksDB.
-            s.epoch += 1;
-            guards[i] = Some(s);
-        }
-        for ((key, e), &h) in data.into_iter().zip(&hashes) {
-            let Some(s) = guards[self.shard_of_hash(h)].as_mut() else {
+        let located: Vec<(u64, usize)> = data
+            .iter()
+            .map(|(k, _)| {
+                let h = self.hash(k);
+                (h, self.shard_of_hash(h))
+            })
+            .collect();
+        let touched: u64 = located.iter().fold(0, |m, &(_, i)| m | 1 << i);
+        let mut guards: Vec<Option<MutexGuard<'_, Shard>>> = (0..SHARDS)
+            .map(|i| {
+                (touched >> i & 1 == 1).then(|| {
+                    let mut s = self.lock(i);
+                    // A reader that missed before this must not fill what it read from
+                    // RocksDB.
+                    s.epoch += 1;
+                    s
+                })
+            })
+            .collect();
+        for ((key, e), &(h, i)) in data.into_iter().zip(&located) {
+            let Some(s) = guards[i].as_mut() else {
                 continue;
             };
             match s
@@ -403,7 +412,7 @@ impl EntryCache {
                 }
             }
         }
-        hashes
+        located.into_iter().map(|(h, _)| h).collect()
     }
 
     /// After RocksDB holds batch `seq`: its entry for the key with hash `h` stops being pending

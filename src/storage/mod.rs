@@ -131,6 +131,9 @@ pub struct Storage {
     applier: Applier,
 }
 
+/// A batch that could not be written, with its `data` entries (see [`Storage::write`]).
+type Refused = (StorageError, Vec<(Vec<u8>, Option<Entry>)>);
+
 /// A RocksDB write batch and the `data` entries it writes, so that [`Storage::write`] can
 /// keep the entry cache coherent with it.
 #[derive(Default)]
@@ -264,19 +267,34 @@ impl Storage {
             clears,
             sync,
         } = batch;
-        if !sync
+        let background = !sync
             && !clears
-            && (data.len() >= applier::BACKGROUND_MIN_KEYS || self.applier.is_behind())
-        {
-            return self.applier.submit(&self.cache, wb, data);
-        }
-        if let Err(e) = self.settle() {
-            // An earlier background write failed, so nothing more is written; this batch is
-            // logged all the same and served until the restart replays it.
+            && (data.len() >= applier::BACKGROUND_MIN_KEYS || self.applier.is_behind());
+        let written = if background {
+            self.applier.submit(&self.cache, wb, data)
+        } else {
+            self.write_now(wb, data, clears)
+        };
+        written.map_err(|(e, data)| {
+            // The log holds the batch and its replies stand: serve what it wrote until the
+            // restart replays it.
             if !clears {
                 self.cache.hold_pending(data, cache::HELD_UNTIL_RESTART);
             }
-            return Err(e);
+            e
+        })
+    }
+
+    /// [`Storage::write`] on this thread, once the applier has caught up.
+    fn write_now(
+        &self,
+        wb: WriteBatch,
+        data: Vec<(Vec<u8>, Option<Entry>)>,
+        clears: bool,
+    ) -> Result<(), Refused> {
+        if let Err(e) = self.settle() {
+            // An earlier background write failed, so nothing more is written.
+            return Err((e, data));
         }
         if clears {
             self.cache.clear_around_write(true);
@@ -288,26 +306,16 @@ impl Storage {
             .db
             .write_opt(wb, &self.write_opts)
             .map_err(self.err("write batch"));
-        if result.is_ok() && !clears {
-            // In batch order: a key written twice ends with its last write, and its shard
-            // stays busy (serves nothing) until then.
-            for (k, e) in data {
-                self.cache.finish_write(&k, Some(e));
-            }
-        } else {
-            for (k, _) in &data {
-                self.cache.finish_write(k, None);
-            }
-            if result.is_err() && !clears {
-                // The log holds the batch and its replies stand: serve it until the restart
-                // replays it.
-                self.cache.hold_pending(data, cache::HELD_UNTIL_RESTART);
-            }
+        let stored = result.is_ok() && !clears;
+        // In batch order: a key written twice ends with its last write, and its shard stays
+        // busy (serves nothing) until then.
+        for (k, e) in &data {
+            self.cache.finish_write(k, stored.then(|| e.clone()));
         }
         if clears {
             self.cache.clear_around_write(false);
         }
-        result
+        result.map_err(|e| (e, data))
     }
 
     /// Waits until RocksDB holds every batch written so far: before any read that does not go

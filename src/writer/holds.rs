@@ -18,12 +18,12 @@ use crate::types::LogOffset;
 
 const FILE: &str = "replica-holds.json";
 
-#[derive(Serialize, Deserialize, PartialEq)]
+#[derive(Serialize, Deserialize)]
 struct Saved {
     holds: Vec<SavedHold>,
 }
 
-#[derive(Serialize, Deserialize, PartialEq)]
+#[derive(Serialize, Deserialize)]
 struct SavedHold {
     replica: String,
     offset: u64,
@@ -35,18 +35,17 @@ struct SavedHold {
 pub fn load(dir: &Path) -> HashMap<String, Hold> {
     let path = dir.join(FILE);
     let saved: Saved = match std::fs::read(&path) {
-        Ok(b) => match serde_json::from_slice(&b) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return HashMap::new(),
+        read => match read
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(file = %path.display(), error = %e, "replica claims on the log unreadable; ignored");
                 return HashMap::new();
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return HashMap::new(),
-        Err(e) => {
-            tracing::warn!(file = %path.display(), error = %e, "replica claims on the log unreadable; ignored");
-            return HashMap::new();
-        }
     };
     saved
         .holds

@@ -150,8 +150,8 @@ pub struct WriterState {
     pub counts: [AtomicU64; DATABASES * 2],
     pub poisoned: Mutex<Option<String>>,
     pub is_poisoned: AtomicBool,
-    /// An fsync of the log failed on the fsync thread (sticky): the groups after the last good
-    /// one were told they failed, so the writer cuts their bytes off the log.
+    /// Set by the fsync thread when an fsync of the log failed: the groups after the last good
+    /// one were told they failed, so the writer (taking the flag) cuts their bytes off the log.
     pub fsync_failed: AtomicBool,
     pub replid: Mutex<ReplId>,
     pub truncated_at_open: Mutex<Option<String>>,
@@ -376,8 +376,6 @@ struct Writer {
     syncer: syncer::Syncer,
     /// Groups handed to the syncer and not yet known to be answered.
     sync_pending: bool,
-    /// The log was cut back after a failed fsync (see [`WriterState::fsync_failed`]).
-    cut_after_fsync_failure: bool,
     /// Closed at shutdown: I/O threads still handing jobs over get an error.
     stopped: bool,
 }
@@ -543,7 +541,6 @@ pub fn start(
         syncer: syncer::Syncer::start(state.clone())
             .map_err(|e| LogError::io("spawn fsync thread", &log_dir, e))?,
         sync_pending: false,
-        cut_after_fsync_failure: false,
         stopped: false,
     };
     if stored_replid != Some(replid) {
@@ -1136,10 +1133,12 @@ impl Writer {
     /// may hold them already; start-up then finds its data ahead of the log and handles it as
     /// after a power cut. Only within the active segment (a roll fsyncs the segment it closes).
     fn cut_unsynced_after_fsync_failure(&mut self) {
-        if self.cut_after_fsync_failure || !self.state.fsync_failed.load(Ordering::Relaxed) {
+        // A load first: this runs before every group, and the flag is almost never set.
+        if !self.state.fsync_failed.load(Ordering::Relaxed)
+            || !self.state.fsync_failed.swap(false, Ordering::Relaxed)
+        {
             return;
         }
-        self.cut_after_fsync_failure = true;
         self.sync_barrier();
         let good = LogOffset(self.state.synced_end.load(Ordering::Relaxed));
         match self.log.truncate_to(good) {

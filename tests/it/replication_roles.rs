@@ -12,6 +12,11 @@ use redis::Value;
 use crate::common::*;
 use crate::replication::{digest, field_u64, start_replica_of, wait_synced, write_load_sized};
 
+/// `REPLICAOF` the node `master` on the connection `con`; the reply.
+fn follow(con: &mut redis::Connection, master: &Server) -> Value {
+    run(con, &["REPLICAOF", "127.0.0.1", &master.port().to_string()])
+}
+
 #[test]
 fn a_master_turned_replica_refuses_a_queued_exec_and_unblocks_parked_pops() {
     let master = Server::start(&[]);
@@ -37,11 +42,7 @@ fn a_master_turned_replica_refuses_a_queued_exec_and_unblocks_parked_pops() {
         field_u64(&mut n, "clients", "blocked_clients") == 1
     });
 
-    let mport = master.port().to_string();
-    assert_eq!(
-        run(&mut n, &["REPLICAOF", "127.0.0.1", &mport]),
-        Value::Okay
-    );
+    assert_eq!(follow(&mut n, &master), Value::Okay);
     assert_eq!(
         run_err(&mut tx, &["EXEC"]),
         "ERR Transaction contains write commands but instance is now a read-only replica. \
@@ -73,8 +74,7 @@ fn a_replica_promoted_after_a_full_sync_to_a_shorter_log_fsyncs_every_write() {
     let master = Server::start(&[]);
     let mut m = master.client();
     run(&mut m, &["SET", "from-master", "1"]);
-    let mport = master.port().to_string();
-    run(&mut n, &["REPLICAOF", "127.0.0.1", &mport]);
+    follow(&mut n, &master);
     wait_synced(&master, &node);
     assert!(repl_offset(&mut n) < long_end);
 
@@ -100,8 +100,7 @@ fn a_node_that_full_synced_from_a_new_master_never_offers_its_old_checkpoint() {
     // this history and keeps it to offer again.
     let first = Server::start(&[]);
     run(&mut first.client(), &["SET", "own", "first"]);
-    let port = node.port().to_string();
-    run(&mut first.client(), &["REPLICAOF", "127.0.0.1", &port]);
+    follow(&mut first.client(), &node);
     wait_synced(&node, &first);
     run(&mut first.client(), &["REPLICAOF", "NO", "ONE"]);
 
@@ -109,14 +108,13 @@ fn a_node_that_full_synced_from_a_new_master_never_offers_its_old_checkpoint() {
     let master = Server::start(&[]);
     let mut m = master.client();
     run(&mut m, &["SET", "new", "1"]);
-    let mport = master.port().to_string();
-    run(&mut n, &["REPLICAOF", "127.0.0.1", &mport]);
+    follow(&mut n, &master);
     wait_synced(&master, &node);
     assert_eq!(digest(&mut n), digest(&mut m));
 
     let second = Server::start(&[]);
     run(&mut second.client(), &["SET", "own", "second"]);
-    run(&mut second.client(), &["REPLICAOF", "127.0.0.1", &port]);
+    follow(&mut second.client(), &node);
     wait_synced(&node, &second);
     let mut s = second.client();
     assert_eq!(get_s(&mut s, "new").as_deref(), Some("1"));
@@ -177,8 +175,7 @@ fn a_replica_whose_last_record_the_master_lost_gets_a_full_sync() {
     replica.restart();
     let mut r = replica.client();
     // The master may have come back on another port.
-    let mport = master.port().to_string();
-    run(&mut r, &["REPLICAOF", "127.0.0.1", &mport]);
+    follow(&mut r, &master);
     wait_synced(&master, &replica);
     assert_eq!(get_s(&mut r, "c:4").as_deref(), Some("3333"));
     assert_eq!(get_s(&mut r, "b:4"), None, "the lost records are gone");
