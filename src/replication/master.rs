@@ -243,10 +243,12 @@ pub async fn wait(st: &mut ConnState, args: &[Bytes]) -> Reply {
 
 /// A replica's connection closed during its full sync: it leaves the registry, and its claim
 /// on the checkpoint's offset lasts repl-backlog-ttl, so it can come back and resume.
-pub fn left_mid_sync(st: &mut ConnState, peer: SocketAddr) {
+pub fn left_mid_sync(st: &mut ConnState, peer: SocketAddr, error: Option<io::Error>) {
     let Some(c) = st.repl.checkpoint.take() else {
         return;
     };
+    let reason = error.map_or_else(|| "it closed the connection".to_string(), |e| e.to_string());
+    tracing::info!(replica = %st.repl.replica_key(peer), id = %c.manifest.id, %reason, "replica left during a full sync");
     if let Ok(mut r) = st.sh.repl.replicas.lock() {
         r.remove(&st.client.id);
     }

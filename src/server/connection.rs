@@ -91,10 +91,11 @@ pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
         watch: None,
         repl: Default::default(),
     };
-    if let Err(e) = serve(&mut st, &mut sock).await {
+    let ended = serve(&mut st, &mut sock).await;
+    if let Err(e) = &ended {
         tracing::debug!(client = id, error = %e, "connection ended");
     }
-    crate::replication::master::left_mid_sync(&mut st, peer);
+    crate::replication::master::left_mid_sync(&mut st, peer, ended.err());
 }
 
 /// A connection's entry in the client list, removed when dropped.

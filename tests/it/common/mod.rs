@@ -1663,17 +1663,16 @@ impl Proxy {
                                 Ok(0) | Err(_) => break,
                                 Ok(n) => n,
                             };
-                            while stalled.load(Ordering::SeqCst)
-                                && cuts.load(Ordering::SeqCst) == generation
-                            {
-                                thread::sleep(Duration::from_millis(5));
-                            }
+                            hold_while_stalled(&stalled, &cuts, generation);
                             if cuts.load(Ordering::SeqCst) != generation
                                 || to.write_all(&buf[..n]).is_err()
                             {
                                 break;
                             }
                         }
+                        // A hung link passes no close either: the far side must find out
+                        // by its own timeout, not from a FIN this proxy forwards.
+                        hold_while_stalled(&stalled, &cuts, generation);
                         let _ = from.shutdown(Shutdown::Both);
                         let _ = to.shutdown(Shutdown::Both);
                     });
@@ -1702,9 +1701,22 @@ impl Proxy {
         }
     }
 
-    /// While stalled, bytes are read but not passed on (a link that hangs without closing).
+    /// While stalled, bytes are read but not passed on, and neither is a close (a link that
+    /// hangs).
     pub fn stall(&self, on: bool) {
         self.stalled.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Returns once the proxy is no longer stalled or its links were cut since `generation`.
+fn hold_while_stalled(
+    stalled: &std::sync::atomic::AtomicBool,
+    cuts: &std::sync::atomic::AtomicU64,
+    generation: u64,
+) {
+    use std::sync::atomic::Ordering;
+    while stalled.load(Ordering::SeqCst) && cuts.load(Ordering::SeqCst) == generation {
+        thread::sleep(Duration::from_millis(5));
     }
 }
 
