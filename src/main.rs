@@ -158,7 +158,20 @@ fn main() {
     }
 }
 
+/// A file size limit (`ulimit -f`) must fail the write that crosses it, which the log turns
+/// into refused writes (sticky, reads go on), not kill the server with SIGXFSZ's default
+/// action, as PostgreSQL does for the same reason.
+fn ignore_file_size_signal() {
+    // SAFETY: sets a signal disposition to SIG_IGN before any other thread exists; no
+    // handler runs, so nothing needs to be async-signal-safe.
+    let previous = unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    if previous == libc::SIG_ERR {
+        tracing::warn!("could not ignore SIGXFSZ: a file size limit would stop the server");
+    }
+}
+
 fn run(config: Arc<Config>) -> anyhow::Result<()> {
+    ignore_file_size_signal();
     let dir = &config.fixed.dir;
     std::fs::create_dir_all(dir)
         .map_err(|e| anyhow::anyhow!("creating data dir {}: {e}", dir.display()))?;

@@ -1,6 +1,7 @@
 //! Durability: with appendfsync always, kill -9 at a random moment loses no acknowledged write
 //! and applies no write twice, over several rounds on the same data directory; with everysec, a
-//! clean stop (SHUTDOWN or SIGTERM) loses nothing.
+//! clean stop (SHUTDOWN or SIGTERM) loses nothing; a log write the disk refuses stops writes
+//! (not reads) until restart, and loses no acknowledged write either.
 //!
 //! The crash test follows sled's `test_crash_recovery`: each writer thread runs a fixed sequence
 //! of operations on its own keys, one at a time, so the state recovered for a thread must be a
@@ -301,4 +302,137 @@ fn everysec_sigterm_loses_nothing() {
     srv.restart();
     let mut con = srv.client();
     verify_everysec_writes(&mut con);
+}
+
+/// Limits the size of any file the process `pid` writes (`prlimit --fsize`): a write crossing
+/// it fails with EFBIG, as one on a full disk fails with ENOSPC.
+fn limit_file_size(pid: u32, bytes: u64) {
+    let lim = libc::rlimit {
+        rlim_cur: bytes,
+        rlim_max: bytes,
+    };
+    // SAFETY: prlimit reads `lim` and writes nothing (no old-limit pointer).
+    let rc = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &lim,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "prlimit --fsize on durakv: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+#[test]
+fn a_log_write_the_disk_refuses_stops_writes_not_reads_and_loses_no_acknowledged_write() {
+    let mut server = Server::start(&["--appendfsync", "always"]);
+    let mut c = server.client();
+    run(&mut c, &["SET", "before", "limit"]);
+    // The active segment is 4 MiB of preallocated space: the limit bites a few MiB of records
+    // later, on the append itself.
+    limit_file_size(server.pid(), 6 << 20);
+    let value = "v".repeat(4096);
+    let (mut sets, mut incrs) = (0u64, 0i64);
+    let refusal = loop {
+        assert!(
+            sets < 4000,
+            "16 MB of SETs went through a 6 MiB file size limit"
+        );
+        match cmd(&["SET", &format!("big:{sets}"), &value]).query::<Value>(&mut c) {
+            Ok(_) => sets += 1,
+            Err(e) => break err_text(&e),
+        }
+        match cmd(&["INCR", "counter"]).query::<Value>(&mut c) {
+            Ok(_) => incrs += 1,
+            Err(e) => break err_text(&e),
+        }
+    };
+    assert!(
+        refusal.contains("refuses writes until restart") && refusal.contains("too large"),
+        "the failed write's reply: {refusal}"
+    );
+    // The process lives on (SIGXFSZ does not kill it), refuses every write, serves reads.
+    assert!(server.is_running(), "durakv died at the file size limit");
+    let again = run_err(&mut c, &["SET", "after", "refusal"]);
+    assert!(again.contains("refuses writes until restart"), "{again}");
+    assert_eq!(get_s(&mut c, "before").as_deref(), Some("limit"));
+    assert_eq!(get_s(&mut c, "big:0").as_deref(), Some(value.as_str()));
+    assert_eq!(run_as::<i64>(&mut c, &["GET", "counter"]), incrs);
+    assert_eq!(
+        info_field(&mut c, "persistence", "aof_last_write_status").as_deref(),
+        Some("err")
+    );
+
+    // Restarted without the limit: every acknowledged write, and not the refused one.
+    server.kill9();
+    server.restart();
+    let mut c = server.client();
+    assert_eq!(run_as::<i64>(&mut c, &["GET", "counter"]), incrs);
+    for i in 0..sets {
+        let got = get_s(&mut c, &format!("big:{i}"));
+        assert_eq!(
+            got.as_deref(),
+            Some(value.as_str()),
+            "big:{i} after restart"
+        );
+    }
+    assert_eq!(
+        get_s(&mut c, &format!("big:{sets}")),
+        None,
+        "the refused SET"
+    );
+    assert_eq!(get_s(&mut c, "after"), None);
+    run(&mut c, &["SET", "after", "restart"]);
+    assert_eq!(get_s(&mut c, "after").as_deref(), Some("restart"));
+}
+
+#[test]
+fn a_rocksdb_flush_the_disk_refuses_stops_writes_not_reads_and_loses_no_acknowledged_write() {
+    // Small log segments stay under the limit; the first memtable flush (16 MiB of values
+    // that do not compress) does not.
+    let mut server = Server::start(&[
+        "--appendfsync",
+        "everysec",
+        "--log-segment-bytes",
+        "1048576",
+    ]);
+    let mut c = server.client();
+    limit_file_size(server.pid(), 4 << 20);
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut values = Vec::new();
+    let refusal = loop {
+        assert!(values.len() < 15_000, "60 MB of SETs never needed a flush");
+        let v: Vec<u8> = (0..4096).map(|_| rng.random()).collect();
+        let key = format!("k:{}", values.len());
+        match redis::cmd("SET").arg(&key).arg(&v).query::<Value>(&mut c) {
+            Ok(_) => values.push(v),
+            Err(e) => break err_text(&e),
+        }
+    };
+    assert!(
+        refusal.contains("refuses writes until restart"),
+        "the failed write's reply: {refusal}"
+    );
+    assert!(server.is_running(), "durakv died at the file size limit");
+    let again = run_err(&mut c, &["SET", "after", "refusal"]);
+    assert!(again.contains("refuses writes until restart"), "{again}");
+    assert_eq!(get_b(&mut c, "k:0").as_deref(), Some(&values[0][..]));
+
+    server.kill9();
+    server.restart();
+    let mut c = server.client();
+    for (i, v) in values.iter().enumerate() {
+        assert_eq!(
+            get_b(&mut c, &format!("k:{i}")).as_deref(),
+            Some(&v[..]),
+            "k:{i} after restart"
+        );
+    }
+    run(&mut c, &["SET", "after", "restart"]);
+    assert_eq!(get_s(&mut c, "after").as_deref(), Some("restart"));
 }
