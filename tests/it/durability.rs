@@ -393,8 +393,20 @@ fn a_log_write_the_disk_refuses_stops_writes_not_reads_and_loses_no_acknowledged
 
 #[test]
 fn a_rocksdb_flush_the_disk_refuses_stops_writes_not_reads_and_loses_no_acknowledged_write() {
-    // Small log segments stay under the limit; the first memtable flush (16 MiB of values
-    // that do not compress) does not.
+    flush_refused(1);
+}
+
+/// MSETs of 100 keys: each is one batch for the applier thread, whose write fails after the
+/// reply went out. What it wrote stays readable until restart, then is replayed.
+#[test]
+fn a_background_write_the_disk_refuses_stays_readable_and_loses_no_acknowledged_write() {
+    flush_refused(100);
+}
+
+/// 4 KiB values that do not compress, `keys` to a command (SET, or MSET), until the first
+/// memtable flush fails at a 4 MiB file size limit (small log segments stay under it). Every
+/// acknowledged write must be readable at once and after kill -9 and restart.
+fn flush_refused(keys: usize) {
     let mut server = Server::start(&[
         "--appendfsync",
         "everysec",
@@ -404,13 +416,18 @@ fn a_rocksdb_flush_the_disk_refuses_stops_writes_not_reads_and_loses_no_acknowle
     let mut c = server.client();
     limit_file_size(server.pid(), 4 << 20);
     let mut rng = StdRng::seed_from_u64(7);
-    let mut values = Vec::new();
+    let mut values: Vec<Vec<u8>> = Vec::new();
     let refusal = loop {
         assert!(values.len() < 15_000, "60 MB of SETs never needed a flush");
-        let v: Vec<u8> = (0..4096).map(|_| rng.random()).collect();
-        let key = format!("k:{}", values.len());
-        match redis::cmd("SET").arg(&key).arg(&v).query::<Value>(&mut c) {
-            Ok(_) => values.push(v),
+        let batch: Vec<Vec<u8>> = (0..keys)
+            .map(|_| (0..4096).map(|_| rng.random()).collect())
+            .collect();
+        let mut set = redis::cmd(if keys == 1 { "SET" } else { "MSET" });
+        for (i, v) in batch.iter().enumerate() {
+            set.arg(format!("k:{}", values.len() + i)).arg(v);
+        }
+        match set.query::<Value>(&mut c) {
+            Ok(_) => values.extend(batch),
             Err(e) => break err_text(&e),
         }
     };
@@ -421,18 +438,27 @@ fn a_rocksdb_flush_the_disk_refuses_stops_writes_not_reads_and_loses_no_acknowle
     assert!(server.is_running(), "durakv died at the file size limit");
     let again = run_err(&mut c, &["SET", "after", "refusal"]);
     assert!(again.contains("refuses writes until restart"), "{again}");
-    assert_eq!(get_b(&mut c, "k:0").as_deref(), Some(&values[0][..]));
+    let check_all = |c: &mut Connection, when: &str| {
+        for (i, v) in values.iter().enumerate() {
+            let got = get_b(c, &format!("k:{i}"));
+            assert_eq!(got.as_deref(), Some(&v[..]), "k:{i} {when}");
+        }
+    };
+    check_all(&mut c, "after the refusal");
+    if keys >= 64 {
+        assert!(
+            server
+                .stderr_text()
+                .contains("background RocksDB write failed"),
+            "the applier thread's write was the one refused\n{}",
+            tail_lines(&server.stderr_text(), 20)
+        );
+    }
 
     server.kill9();
     server.restart();
     let mut c = server.client();
-    for (i, v) in values.iter().enumerate() {
-        assert_eq!(
-            get_b(&mut c, &format!("k:{i}")).as_deref(),
-            Some(&v[..]),
-            "k:{i} after restart"
-        );
-    }
+    check_all(&mut c, "after restart");
     run(&mut c, &["SET", "after", "restart"]);
     assert_eq!(get_s(&mut c, "after").as_deref(), Some("restart"));
 }
