@@ -257,13 +257,25 @@ fn config(st: &mut ConnState, args: &[Bytes]) -> Reply {
             Reply::Map(pairs)
         }
         "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
-            for pair in args[2..].chunks(2) {
-                let k = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-                let v = String::from_utf8_lossy(&pair[1]).into_owned();
-                if let Err(e) = cfg.set(&k, &v) {
-                    return Reply::err(e);
-                }
-                tracing::info!(key = %k, value = %if k == "requirepass" { "<hidden>".into() } else { v.clone() }, "CONFIG SET");
+            let pairs: Vec<(String, String)> = args[2..]
+                .chunks(2)
+                .map(|p| {
+                    (
+                        String::from_utf8_lossy(&p[0]).to_ascii_lowercase(),
+                        String::from_utf8_lossy(&p[1]).into_owned(),
+                    )
+                })
+                .collect();
+            if let Err(e) = cfg.set_all(&pairs) {
+                return Reply::err(e);
+            }
+            for (k, v) in &pairs {
+                let shown = if k == "requirepass" || k == "masterauth" {
+                    "<hidden>"
+                } else {
+                    v
+                };
+                tracing::info!(key = %k, value = %shown, "CONFIG SET");
             }
             Reply::Ok
         }

@@ -147,9 +147,10 @@ fn malformed_resp_gets_a_protocol_error_and_the_server_keeps_serving() {
 
 #[test]
 fn bulk_length_over_proto_max_bulk_len_is_refused_before_the_body() {
-    let srv = Server::start(&["--proto-max-bulk-len", "1024"]);
+    // Redis' smallest limit, 1 MiB.
+    let srv = Server::start(&["--proto-max-bulk-len", "1048576"]);
 
-    for len in [2000u64, 1025, 1 << 40] {
+    for len in [2_000_000u64, 1_048_577, 1 << 40] {
         let mut c = srv.raw();
         // Only the header: the reply must come without the body ever being sent.
         c.send(format!("*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n${len}\r\n").as_bytes());
@@ -162,7 +163,7 @@ fn bulk_length_over_proto_max_bulk_len_is_refused_before_the_body() {
     }
 
     let mut con = srv.client();
-    let exactly = vec![b'x'; 1024];
+    let exactly = vec![b'x'; 1_048_576];
     let reply: Value = redis::cmd("SET")
         .arg("ok")
         .arg(exactly.as_slice())
@@ -173,7 +174,7 @@ fn bulk_length_over_proto_max_bulk_len_is_refused_before_the_body() {
         Value::Okay,
         "a bulk of exactly the limit is accepted"
     );
-    assert_eq!(run(&mut con, &["STRLEN", "ok"]), Value::Int(1024));
+    assert_eq!(run(&mut con, &["STRLEN", "ok"]), Value::Int(1_048_576));
     assert_eq!(run(&mut con, &["EXISTS", "big"]), Value::Int(0));
 }
 

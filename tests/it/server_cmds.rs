@@ -102,6 +102,112 @@ fn config_set_appendfsync_changes_the_policy() {
     );
 }
 
+/// Several pairs are applied all or none, ranges are Redis' (texts from redis-server 7.0.15).
+#[test]
+fn config_set_checks_every_pair_before_applying_any() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    let get = |con: &mut redis::Connection, k: &str| -> String {
+        let pair: Vec<String> = run_as(con, &["CONFIG", "GET", k]);
+        pair.get(1).cloned().unwrap_or_default()
+    };
+    let failed = |k: &str, why: &str| {
+        format!("ERR CONFIG SET failed (possibly related to argument '{k}') - {why}")
+    };
+    for (args, expected) in [
+        (
+            vec!["maxclients", "10", "bogus", "1"],
+            "ERR Unknown option or number of arguments for CONFIG SET - 'bogus'".to_string(),
+        ),
+        (
+            vec!["maxclients", "10", "maxclients", "20"],
+            failed("maxclients", "duplicate parameter"),
+        ),
+        (
+            vec!["maxclients", "10", "proto-max-bulk-len", "5"],
+            failed(
+                "proto-max-bulk-len",
+                "argument must be between 1048576 and 9223372036854775807 inclusive",
+            ),
+        ),
+        (
+            vec!["maxclients", "0"],
+            failed(
+                "maxclients",
+                "argument must be between 1 and 4294967295 inclusive",
+            ),
+        ),
+        (
+            vec!["maxclients", "10", "repl-timeout", "0"],
+            failed(
+                "repl-timeout",
+                "argument must be between 1 and 2147483647 inclusive",
+            ),
+        ),
+        (
+            vec!["maxclients", "10", "repl-backlog-ttl", "-1"],
+            failed(
+                "repl-backlog-ttl",
+                "argument must be between 0 and 9223372036854775807 inclusive",
+            ),
+        ),
+        (
+            vec!["maxclients", "abc"],
+            failed("maxclients", "argument couldn't be parsed into an integer"),
+        ),
+        (
+            vec!["maxclients", "10", "appendfsync", "sometimes"],
+            failed(
+                "appendfsync",
+                "argument(s) must be one of the following: everysec, always, no",
+            ),
+        ),
+        (
+            vec!["maxclients", "10", "port", "7000"],
+            failed("port", "can't set immutable config"),
+        ),
+    ] {
+        let mut cmd = vec!["CONFIG", "SET"];
+        cmd.extend(&args);
+        assert_eq!(run_err(&mut con, &cmd), expected, "CONFIG SET {args:?}");
+        assert_eq!(get(&mut con, "maxclients"), "10000", "after {args:?}");
+    }
+    assert_eq!(
+        run(
+            &mut con,
+            &[
+                "CONFIG",
+                "SET",
+                "maxclients",
+                "50",
+                "proto-max-bulk-len",
+                "2mb",
+                "save",
+                ""
+            ]
+        ),
+        Value::Okay
+    );
+    assert_eq!(get(&mut con, "maxclients"), "50");
+    assert_eq!(get(&mut con, "proto-max-bulk-len"), "2097152");
+}
+
+/// A flag out of the range CONFIG SET takes stops start-up with the key's name.
+#[test]
+fn a_flag_out_of_range_stops_start_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (status, text) = Server::start_in_expect_failure(
+        dir.path(),
+        &["--maxclients", "0"],
+        Duration::from_secs(30),
+    );
+    assert!(!status.success());
+    assert!(
+        text.contains("maxclients must be between 1 and 4294967295 inclusive, got 0"),
+        "{text}"
+    );
+}
+
 #[test]
 fn function_flush_answers_ok_and_eval_is_an_error() {
     let srv = Server::start(&[]);

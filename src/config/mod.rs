@@ -6,12 +6,15 @@
 //! reported back by CONFIG GET, so client preambles never fail.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use clap::Parser;
 use serde::Deserialize;
+
+mod set;
 
 /// When the writer fsyncs the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -240,19 +243,48 @@ impl RuntimeConfig {
         self.masterauth.read().map(|g| g.clone()).unwrap_or(None)
     }
 
-    /// The numeric replication keys, by CONFIG name.
-    pub fn replication_numbers(&self) -> [(&'static str, &AtomicU64); 7] {
+    /// Every numeric key CONFIG GET and SET know, with the values it may take (Redis' range
+    /// for Redis' keys).
+    pub fn numbers(&self) -> [(&'static str, &AtomicU64, RangeInclusive<u64>); 12] {
+        const ANY: RangeInclusive<u64> = 0..=i64::MAX as u64;
+        const SECS: RangeInclusive<u64> = 1..=i32::MAX as u64;
         [
+            ("maxclients", &self.maxclients, 1..=u32::MAX as u64),
+            (
+                "proto-max-bulk-len",
+                &self.proto_max_bulk_len,
+                1 << 20..=i64::MAX as u64,
+            ),
+            (
+                "log-segment-bytes",
+                &self.log_segment_bytes,
+                4096..=i64::MAX as u64,
+            ),
+            ("log-retention-bytes", &self.log_retention_bytes, ANY),
+            ("log-retention-hours", &self.log_retention_hours, ANY),
             (
                 "full-sync-max-bytes-per-sec",
                 &self.full_sync_max_bytes_per_sec,
+                ANY,
             ),
-            ("repl-timeout", &self.repl_timeout),
-            ("repl-ping-replica-period", &self.repl_ping_replica_period),
-            ("repl-backlog-ttl", &self.repl_backlog_ttl),
-            ("log-max-bytes", &self.log_max_bytes),
-            ("min-replicas-to-write", &self.min_replicas_to_write),
-            ("min-replicas-max-lag", &self.min_replicas_max_lag),
+            ("repl-timeout", &self.repl_timeout, SECS),
+            (
+                "repl-ping-replica-period",
+                &self.repl_ping_replica_period,
+                SECS,
+            ),
+            ("repl-backlog-ttl", &self.repl_backlog_ttl, ANY),
+            ("log-max-bytes", &self.log_max_bytes, ANY),
+            (
+                "min-replicas-to-write",
+                &self.min_replicas_to_write,
+                0..=i32::MAX as u64,
+            ),
+            (
+                "min-replicas-max-lag",
+                &self.min_replicas_max_lag,
+                0..=i32::MAX as u64,
+            ),
         ]
     }
 
@@ -372,7 +404,7 @@ impl Config {
             .appendfsync
             .or(file.appendfsync)
             .unwrap_or(FsyncPolicy::Everysec);
-        Ok(Config {
+        let config = Config {
             fixed: StaticConfig {
                 port: flags.port.or(file.port).unwrap_or(6380),
                 bind: flags
@@ -422,8 +454,7 @@ impl Config {
                     flags
                         .log_segment_bytes
                         .or(file.log_segment_bytes)
-                        .unwrap_or(64 << 20)
-                        .max(4096),
+                        .unwrap_or(64 << 20),
                 ),
                 log_retention_bytes: AtomicU64::new(
                     flags
@@ -471,7 +502,19 @@ impl Config {
                 replica_serve_stale_data: AtomicBool::new(stale),
                 compat: Mutex::new(compat),
             },
-        })
+        };
+        // A flag or file value outside what CONFIG SET would take stops start-up.
+        for (name, a, range) in config.runtime.numbers() {
+            let v = a.load(Ordering::Relaxed);
+            if !range.contains(&v) {
+                anyhow::bail!(
+                    "{name} must be between {} and {} inclusive, got {v}",
+                    range.start(),
+                    range.end()
+                );
+            }
+        }
+        Ok(config)
     }
 
     /// All `(name, value)` pairs CONFIG GET knows, durakv's own first.
@@ -492,26 +535,6 @@ impl Config {
             ),
             ("masterauth".to_string(), r.masterauth().unwrap_or_default()),
             (
-                "maxclients".to_string(),
-                r.maxclients.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "proto-max-bulk-len".to_string(),
-                r.proto_max_bulk_len.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "log-segment-bytes".to_string(),
-                r.log_segment_bytes.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "log-retention-bytes".to_string(),
-                r.log_retention_bytes.load(Ordering::Relaxed).to_string(),
-            ),
-            (
-                "log-retention-hours".to_string(),
-                r.log_retention_hours.load(Ordering::Relaxed).to_string(),
-            ),
-            (
                 "block-cache-bytes".to_string(),
                 f.block_cache_bytes.to_string(),
             ),
@@ -524,7 +547,7 @@ impl Config {
                 f.flush_interval_secs.to_string(),
             ),
         ];
-        for (k, a) in r.replication_numbers() {
+        for (k, a, _) in r.numbers() {
             v.push((k.to_string(), a.load(Ordering::Relaxed).to_string()));
         }
         v.push((
@@ -540,72 +563,6 @@ impl Config {
             v.extend(c.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
         v
-    }
-
-    /// Applies CONFIG SET name value. Errors are Redis' messages.
-    pub fn set(&self, name: &str, value: &str) -> Result<(), String> {
-        let r = &self.runtime;
-        let num = |v: &str| -> Result<u64, String> {
-            parse_memory(v).ok_or_else(|| {
-                format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument couldn't be parsed into an integer")
-            })
-        };
-        if let Some((_, a)) = r
-            .replication_numbers()
-            .into_iter()
-            .find(|(k, _)| *k == name)
-        {
-            a.store(num(value)?, Ordering::Relaxed);
-            return Ok(());
-        }
-        match name {
-            "appendfsync" => {
-                let p = FsyncPolicy::parse(value).ok_or_else(|| {
-                    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument(s) must be one of the following: always, everysec, no")
-                })?;
-                r.set_appendfsync(p);
-            }
-            "maxclients" => r.maxclients.store(num(value)?, Ordering::Relaxed),
-            "proto-max-bulk-len" => r.proto_max_bulk_len.store(num(value)?, Ordering::Relaxed),
-            "log-segment-bytes" => r.log_segment_bytes.store(num(value)?.max(4096), Ordering::Relaxed),
-            "log-retention-bytes" => r.log_retention_bytes.store(num(value)?, Ordering::Relaxed),
-            "log-retention-hours" => r.log_retention_hours.store(num(value)?, Ordering::Relaxed),
-            "masterauth" => {
-                if let Ok(mut g) = r.masterauth.write() {
-                    *g = Some(value.to_string()).filter(|p| !p.is_empty());
-                }
-            }
-            "requirepass" => {
-                if let Ok(mut g) = r.requirepass.write() {
-                    *g = Some(value.to_string()).filter(|p| !p.is_empty());
-                }
-            }
-            "replica-serve-stale-data" => {
-                let b = parse_yes_no(value).ok_or_else(|| {
-                    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - argument must be 'yes' or 'no'")
-                })?;
-                r.replica_serve_stale_data.store(b, Ordering::Relaxed);
-            }
-            "port" | "bind" | "dir" | "block-cache-bytes" | "entry-cache-bytes" | "flush-interval-secs"
-            | "io-threads"
-            | "backup-dir" | "backup-keep" => {
-                return Err(format!(
-                    "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
-                ))
-            }
-            _ => {
-                let mut c = r.compat.lock().map_err(|_| "ERR internal lock".to_string())?;
-                match c.get_mut(name) {
-                    Some(v) => *v = value.to_string(),
-                    None => {
-                        return Err(format!(
-                            "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-                        ))
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -678,7 +635,7 @@ mod tests {
 
     #[test]
     fn sample_config_parses() {
-        let text = include_str!("../config/durakv.toml");
+        let text = include_str!("../../config/durakv.toml");
         let f: FileConfig = toml::from_str(text).expect("config/durakv.toml parses");
         assert_eq!(f.port, Some(6380));
     }
