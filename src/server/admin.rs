@@ -382,15 +382,24 @@ fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
         "info" => Reply::Verbatim(format!("{}\n", client_line(&st.client, now))),
         "kill" => client_kill(st, &args[2..]),
         "setinfo" | "no-evict" | "no-touch" => Reply::Ok,
-        // Replies are always sent: a client told +OK to OFF or SKIP would read replies it
-        // does not expect, so only ON is accepted.
-        "reply" => match args.get(2) {
-            Some(m) if m.eq_ignore_ascii_case(b"on") => Reply::Ok,
-            Some(m) if m.eq_ignore_ascii_case(b"off") || m.eq_ignore_ascii_case(b"skip") => {
-                Reply::err("ERR CLIENT REPLY OFF and SKIP are not supported by durakv")
+        "reply" if args.len() == 3 => {
+            use super::connection::ReplyMode;
+            let m = &args[2];
+            if m.eq_ignore_ascii_case(b"on") {
+                st.replies = ReplyMode::On;
+            } else if m.eq_ignore_ascii_case(b"off") {
+                st.replies = ReplyMode::Off;
+            } else if m.eq_ignore_ascii_case(b"skip") {
+                // This reply and the next; nothing changes while OFF (as in Redis).
+                if st.replies != ReplyMode::Off {
+                    st.replies = ReplyMode::Skip(2);
+                }
+            } else {
+                return Reply::err(errors::SYNTAX);
             }
-            _ => Reply::err(errors::SYNTAX),
-        },
+            Reply::Ok
+        }
+        "reply" => Reply::err("ERR wrong number of arguments for 'client|reply' command"),
         "help" => Reply::Array(
             [
                 "CLIENT ID",
@@ -399,6 +408,7 @@ fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
                 "CLIENT LIST",
                 "CLIENT KILL ID <id>",
                 "CLIENT KILL <ip:port>",
+                "CLIENT REPLY (ON|OFF|SKIP)",
             ]
             .iter()
             .map(|s| Reply::Simple(s.to_string()))

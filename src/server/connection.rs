@@ -36,6 +36,34 @@ pub struct ConnState {
     pub watch: Option<Arc<crate::writer::waiters::WatchFlag>>,
     /// REPLCONF / PSYNC state of a replica's connection.
     pub repl: crate::replication::master::ConnRepl,
+    /// CLIENT REPLY: which replies go out.
+    pub replies: ReplyMode,
+}
+
+/// CLIENT REPLY ON / OFF / SKIP. Replies are emitted in command order (a pipeline's writes
+/// are answered before any later command runs), so counting them here skips the right ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    Off,
+    /// Drop the next `n` replies, then back to On (SKIP drops its own and the next one).
+    Skip(u8),
+}
+
+/// Appends `r` to the client's output unless CLIENT REPLY says otherwise.
+fn emit(st: &mut ConnState, r: &Reply, wbuf: &mut BytesMut) {
+    match st.replies {
+        ReplyMode::On => r.encode(st.resp3, wbuf),
+        ReplyMode::Off => {}
+        ReplyMode::Skip(n) => {
+            st.replies = if n > 1 {
+                ReplyMode::Skip(n - 1)
+            } else {
+                ReplyMode::On
+            }
+        }
+    }
 }
 
 /// Largest reply buffer we accumulate before writing it out in the middle of a pipeline.
@@ -90,6 +118,7 @@ pub async fn run(sh: Arc<Shared>, mut sock: TcpStream, peer: SocketAddr) {
         multi: None,
         watch: None,
         repl: Default::default(),
+        replies: ReplyMode::On,
     };
     let ended = serve(&mut st, &mut sock).await;
     if let Err(e) = &ended {
@@ -265,7 +294,8 @@ async fn run_batch(
         };
         if let (Some(m), Some(r)) = (st.multi.as_mut(), &early) {
             if spec.is_some_and(|s| s.name == "exec") {
-                multi::abort_exec(st, r).encode(st.resp3, wbuf);
+                let r = multi::abort_exec(st, r);
+                emit(st, &r, wbuf);
                 continue;
             }
             // Any other command refused inside MULTI (WATCH with the wrong arity too) makes
@@ -274,7 +304,8 @@ async fn run_batch(
         }
         if st.multi.is_some() && !spec.is_some_and(|s| multi::is_control(s.name)) {
             flush_writes(st, &mut pending, wbuf).await;
-            multi::queue(st, spec, early, args).encode(st.resp3, wbuf);
+            let r = multi::queue(st, spec, early, args);
+            emit(st, &r, wbuf);
             continue;
         }
         if let (Some(s), None) = (spec, &early) {
@@ -285,7 +316,7 @@ async fn run_batch(
                     sock.write_all(wbuf).await?;
                     wbuf.clear();
                     let r = run_blocking(st, s.exec, args, sock).await?;
-                    r.encode(st.resp3, wbuf);
+                    emit(st, &r, wbuf);
                     continue;
                 }
                 pending.push((s.exec, args));
@@ -308,7 +339,7 @@ async fn run_batch(
             (None, None) => Reply::err("ERR internal: no command"),
         };
         if !st.close || st.resp3 || !reply.is_error() {
-            reply.encode(st.resp3, wbuf);
+            emit(st, &reply, wbuf);
         }
         if let Some(raw) = st.repl.raw_after.take() {
             wbuf.extend_from_slice(&raw);
@@ -335,12 +366,13 @@ async fn flush_writes(st: &mut ConnState, pending: &mut Vec<WriteCommand>, wbuf:
         Ok(replies) => {
             note_write(st);
             for r in replies {
-                r.encode(st.resp3, wbuf);
+                emit(st, &r, wbuf);
             }
         }
         Err(_) => {
+            let r = Reply::err("ERR durakv writer is not running");
             for _ in 0..n {
-                Reply::err("ERR durakv writer is not running").encode(st.resp3, wbuf);
+                emit(st, &r, wbuf);
             }
         }
     }
