@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 
 use super::errors::ExecResult;
+use crate::protocol::Reply;
 use crate::storage::{
     coll_prefix, Batch, DbCounts, Entry, Space, Storage, StorageError, DATABASES,
 };
@@ -36,6 +37,11 @@ pub trait View {
     /// Fixes a consistent point in time for the reads that follow (a command reading a
     /// collection's entry and then its elements).
     fn pin(&self) {}
+    /// Runs `f`, a read of several keys, so that it sees each write batch whole or not at
+    /// all (MGET after another client's MSET). The writer's own view is isolated already.
+    fn isolated(&self, f: &mut dyn FnMut() -> ExecResult<Reply>) -> ExecResult<Reply> {
+        f()
+    }
     /// The live entry for `key`; an expired one reads as missing.
     fn get(&self, key: &[u8]) -> ExecResult<Option<Entry>>;
     /// One element by its full element key.
@@ -99,6 +105,10 @@ impl View for ReadCtx<'_> {
 
     fn pin(&self) {
         self.snap.get_or_init(|| self.storage.snapshot());
+    }
+
+    fn isolated(&self, f: &mut dyn FnMut() -> ExecResult<Reply>) -> ExecResult<Reply> {
+        self.storage.isolated(f)
     }
 
     fn get(&self, key: &[u8]) -> ExecResult<Option<Entry>> {

@@ -30,13 +30,15 @@ pub fn del(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
 }
 
 pub fn exists(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
-    let mut n = 0;
-    for k in &args[1..] {
-        if ctx.get(k)?.is_some() {
-            n += 1;
+    ctx.isolated(&mut || {
+        let mut n = 0;
+        for k in &args[1..] {
+            if ctx.get(k)?.is_some() {
+                n += 1;
+            }
         }
-    }
-    Ok(Reply::Int(n))
+        Ok(Reply::Int(n))
+    })
 }
 
 pub fn type_(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {

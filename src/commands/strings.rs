@@ -34,14 +34,16 @@ pub fn get(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
 }
 
 pub fn mget(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
-    let mut out = Vec::with_capacity(args.len() - 1);
-    for k in &args[1..] {
-        out.push(match ctx.get(k)? {
-            Some(e) if e.kind == ValueType::String => Reply::Bulk(e.value),
-            _ => Reply::Nil,
-        });
-    }
-    Ok(Reply::Array(out))
+    ctx.isolated(&mut || {
+        let mut out = Vec::with_capacity(args.len() - 1);
+        for k in &args[1..] {
+            out.push(match ctx.get(k)? {
+                Some(e) if e.kind == ValueType::String => Reply::Bulk(e.value),
+                _ => Reply::Nil,
+            });
+        }
+        Ok(Reply::Array(out))
+    })
 }
 
 pub fn strlen(ctx: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {

@@ -31,7 +31,7 @@ pub mod cache;
 pub mod entry;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use rocksdb::{
@@ -129,6 +129,11 @@ pub struct Storage {
     write_opts: WriteOptions,
     cache: Arc<EntryCache>,
     applier: Applier,
+    /// Held exclusively while a batch becomes visible (written here, or turned pending for
+    /// the applier), shared by reads of several keys ([`Storage::isolated`]): such a read
+    /// sees each batch whole or not at all, as every read does in Redis. Point reads of one
+    /// key need it not: a batch turns visible key by key only behind busy shards.
+    publishing: RwLock<()>,
 }
 
 /// A batch that could not be written, with its `data` entries (see [`Storage::write`]).
@@ -216,7 +221,18 @@ impl Storage {
             write_opts: applier::write_options(),
             cache,
             applier,
+            publishing: RwLock::new(()),
         })
+    }
+
+    /// Runs `f`, a read of several keys, while no batch becomes visible.
+    pub fn isolated<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _no_batch = self.publishing.read().unwrap_or_else(|p| p.into_inner());
+        f()
+    }
+
+    fn publishing(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.publishing.write().unwrap_or_else(|p| p.into_inner())
     }
 
     fn err(&self, what: &'static str) -> impl FnOnce(rocksdb::Error) -> StorageError + '_ {
@@ -271,6 +287,7 @@ impl Storage {
             && !clears
             && (data.len() >= applier::BACKGROUND_MIN_KEYS || self.applier.is_behind());
         let written = if background {
+            let _publishing = self.publishing();
             self.applier.submit(&self.cache, wb, data)
         } else {
             self.write_now(wb, data, clears)
@@ -279,6 +296,7 @@ impl Storage {
             // The log holds the batch and its replies stand: serve what it wrote until the
             // restart replays it.
             if !clears {
+                let _publishing = self.publishing();
                 self.cache.hold_pending(data, cache::HELD_UNTIL_RESTART);
             }
             e
@@ -296,6 +314,7 @@ impl Storage {
             // An earlier background write failed, so nothing more is written.
             return Err((e, data));
         }
+        let _publishing = self.publishing();
         if clears {
             self.cache.clear_around_write(true);
         }

@@ -780,3 +780,48 @@ fn set_over_recently_written_keys_keeps_ttls_types_and_counts_exact() {
     run(&mut con, &["SET", "n0", "again"]);
     assert_eq!(dbsize(&mut con), 51);
 }
+
+/// MGET sees an MSET whole or not at all, as in Redis, also when the MSET is committed by
+/// another I/O thread while the MGET runs.
+#[test]
+fn mget_never_sees_half_of_an_mset_committed_on_another_thread() {
+    let srv = Server::start(&["--io-threads", "2"]);
+    let port = srv.port();
+    let keys: Vec<String> = (0..8).map(|i| format!("iso:{i}")).collect();
+    let writer_keys = keys.clone();
+    let writer = std::thread::spawn(move || {
+        let mut c = connect_client(port, None);
+        for round in 0..400 {
+            let mut pipe = redis::pipe();
+            for j in 0..25 {
+                let v = (round * 25 + j).to_string();
+                let mut mset = redis::cmd("MSET");
+                for k in &writer_keys {
+                    mset.arg(k).arg(&v);
+                }
+                pipe.add_command(mset).ignore();
+            }
+            pipe.query::<()>(&mut c).expect("MSET pipeline");
+        }
+    });
+    let mut r = srv.client();
+    let mut torn = Vec::new();
+    let mut reads = 0u64;
+    while !writer.is_finished() {
+        let mut mget = redis::cmd("MGET");
+        for k in &keys {
+            mget.arg(k);
+        }
+        let vals: Vec<Option<String>> = mget.query(&mut r).expect("MGET");
+        reads += 1;
+        if vals.windows(2).any(|w| w[0] != w[1]) && torn.len() < 5 {
+            torn.push(vals);
+        }
+    }
+    writer.join().expect("writer thread");
+    assert!(reads > 100, "only {reads} MGETs ran during the MSETs");
+    assert!(
+        torn.is_empty(),
+        "MGET saw part of an MSET ({reads} reads): {torn:?}"
+    );
+}
