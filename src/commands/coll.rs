@@ -287,6 +287,32 @@ pub fn sample(v: &dyn View, c: &Coll, n: u64) -> ExecResult<Vec<(Bytes, Bytes)>>
     Ok(picked.into_iter().collect())
 }
 
+/// `n` elements drawn independently and uniformly (SRANDMEMBER with a negative count): the
+/// ranks hit are drawn first; given how many distinct ones there are, which elements they are
+/// is a uniform sample of that size, so a large collection is not read whole.
+pub fn sample_with_repeats(v: &dyn View, c: &Coll, n: u64) -> ExecResult<Vec<(Bytes, Bytes)>> {
+    if n == 0 || c.meta.size == 0 {
+        return Ok(Vec::new());
+    }
+    if c.meta.size <= 1024 || n.saturating_mul(4) >= c.meta.size {
+        return Ok(pick_random(c.all(v)?, -(n.min(i64::MAX as u64) as i64)));
+    }
+    let mut hits: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    for _ in 0..n {
+        *hits.entry(random_u64() % c.meta.size).or_default() += 1;
+    }
+    let distinct = sample(v, c, hits.len() as u64)?;
+    let mut out = Vec::with_capacity(n as usize);
+    for (e, times) in distinct.into_iter().zip(hits.into_values()) {
+        out.extend(std::iter::repeat_n(e, times as usize));
+    }
+    // Fisher-Yates: the repeats of one element are not next to each other.
+    for i in (1..out.len()).rev() {
+        out.swap(i, (random_u64() % (i as u64 + 1)) as usize);
+    }
+    Ok(out)
+}
+
 /// Collections larger than this are sampled by seeking instead of one pass.
 const STREAM_SAMPLE_MAX: u64 = 1 << 18;
 
@@ -414,21 +440,30 @@ pub fn pick_random<T: Clone>(mut all: Vec<T>, count: i64) -> Vec<T> {
 
 /// Parses the optional `count [WITHVALUES|WITHSCORES]` tail of the RAND* commands.
 pub fn rand_args(args: &[Bytes], with: &str) -> Result<(Option<i64>, bool), Reply> {
-    match args.len() {
-        2 => Ok((None, false)),
-        3 | 4 => {
-            let n = parse_i64(&args[2]).ok_or_else(|| Reply::err(errors::NOT_INTEGER))?;
-            if n.unsigned_abs() > (i64::MAX as u64) / 2 {
-                return Err(Reply::err("ERR value is out of range"));
-            }
-            let with_flag = args.len() == 4;
-            if with_flag && !eq_ignore_case(&args[3], with) {
-                return Err(Reply::err(errors::SYNTAX));
-            }
-            Ok((Some(n), with_flag))
-        }
-        _ => Err(Reply::err(errors::SYNTAX)),
+    if args.len() == 2 {
+        return Ok((None, false));
     }
+    // SRANDMEMBER takes no option and looks at the argument count first; HRANDFIELD and
+    // ZRANDMEMBER parse the count before the option (Redis 7.0's order of errors).
+    if with.is_empty() && args.len() > 3 {
+        return Err(Reply::err(errors::SYNTAX));
+    }
+    let n = parse_i64(&args[2]).ok_or_else(|| Reply::err(errors::NOT_INTEGER))?;
+    if n == i64::MIN {
+        return Err(Reply::err(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    let with_flag = match &args[3..] {
+        [] => false,
+        [flag] if eq_ignore_case(flag, with) => true,
+        _ => return Err(Reply::err(errors::SYNTAX)),
+    };
+    // Only with the option: the reply has two items per element.
+    if with_flag && n.unsigned_abs() > (i64::MAX as u64) / 2 {
+        return Err(Reply::err("ERR value is out of range"));
+    }
+    Ok((Some(n), with_flag))
 }
 
 /// Small, fast pseudo-random numbers for SRANDMEMBER, HRANDFIELD and friends; the results are

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use super::coll::{pick_random, rand_args, Coll};
 use super::ctx::{View, WriteCtx};
 use super::errors::{self, ExecResult};
-use super::strings::format_float_result;
-use super::{parse_f64, parse_i64, CommandSpec, Exec, R, RF, WF};
+use super::long_double::{self, LongDouble, Operand};
+use super::{parse_i64, CommandSpec, Exec, R, RF, WF};
 use crate::cmd;
 use crate::protocol::Reply;
 use crate::storage::ValueType;
@@ -232,23 +232,26 @@ pub fn hincrby(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
 }
 
 pub fn hincrbyfloat(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
-    let Some(by) = parse_f64(&args[3]) else {
-        return Ok(Reply::err(errors::NOT_FLOAT));
+    let by = match long_double::parse(&args[3]) {
+        Some(Operand::Finite(by)) => by,
+        Some(Operand::Infinite) => return Ok(Reply::err("ERR value is NaN or Infinity")),
+        None => return Ok(Reply::err(errors::NOT_FLOAT)),
     };
     let c = try_reply!(Coll::open_or_create(ctx, &args[1], HASH)?);
     let cur = c.get(ctx, &args[2])?;
     let n = match &cur {
-        None => 0.0,
-        Some(x) => match parse_f64(x) {
-            Some(n) => n,
-            None => return Ok(Reply::err("ERR hash value is not a float")),
-        },
+        None => Some(Operand::Finite(LongDouble::default())),
+        Some(x) => long_double::parse(x),
     };
-    let new = n + by;
-    if !new.is_finite() {
+    let new = match n {
+        Some(Operand::Finite(n)) => n.add(&by),
+        Some(Operand::Infinite) => None,
+        None => return Ok(Reply::err("ERR hash value is not a float")),
+    };
+    let Some(new) = new else {
         return Ok(Reply::err(errors::NAN_OR_INF));
-    }
-    let s = Bytes::from(format_float_result(new));
+    };
+    let s = Bytes::from(new.to_redis_string());
     store_number(ctx, c, &args[2], s.clone(), cur.is_none())?;
     Ok(Reply::Bulk(s))
 }

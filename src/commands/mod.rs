@@ -12,6 +12,7 @@ pub mod glob;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod long_double;
 pub mod sets;
 pub mod strings;
 pub mod zsets;
@@ -203,8 +204,20 @@ static CORE_COMMANDS: &[CommandSpec] = &[
 /// `Err(reply)` for a syntax error and friends; shared by the data type files.
 pub type ArgResult<T> = Result<T, Reply>;
 
+/// A score (ZADD, ZINCRBY) as Redis reads one: see [`parse_f64_in_range`].
 pub fn float_arg(b: &[u8]) -> ArgResult<f64> {
-    parse_f64(b).ok_or_else(|| Reply::err(errors::NOT_FLOAT))
+    parse_f64_in_range(b).ok_or_else(|| Reply::err(errors::NOT_FLOAT))
+}
+
+/// [`parse_f64`] with `strtod`'s range check, as Redis reads scores and weights: an infinity
+/// must be spelled as one (`1e400` is not a valid float), and a literal that underflows to zero
+/// (`1e-400`) is not one either.
+pub fn parse_f64_in_range(b: &[u8]) -> Option<f64> {
+    let v = parse_f64(b)?;
+    let mantissa = b.split(|c| matches!(c, b'e' | b'E')).next().unwrap_or(b);
+    let overflow = v.is_infinite() && !mantissa.iter().any(|c| c.is_ascii_alphabetic());
+    let underflow = v == 0.0 && mantissa.iter().any(|c| (b'1'..=b'9').contains(c));
+    (!overflow && !underflow).then_some(v)
 }
 
 /// Every command: the core table plus each data type's own.

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use super::coll::{pick_random, rand_args, sample, Coll};
+use super::coll::{rand_args, sample, sample_with_repeats, Coll};
 use super::ctx::{View, WriteCtx};
 use super::errors::{self, ExecResult};
 
@@ -185,9 +185,7 @@ pub fn srandmember(v: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
     let picked = if count >= 0 {
         sample(v, &c, count as u64)?
     } else {
-        let n = count.unsigned_abs();
-        let base = sample(v, &c, n.min(c.meta.size))?;
-        pick_random(base, count)
+        sample_with_repeats(v, &c, count.unsigned_abs())?
     };
     Ok(Reply::Array(
         picked.into_iter().map(|(m, _)| Reply::Bulk(m)).collect(),
@@ -309,14 +307,19 @@ pub fn sintercard(v: &dyn View, args: &[Bytes]) -> ExecResult<Reply> {
         ));
     }
     let mut limit = 0usize;
-    let rest = &args[2 + n..];
-    match rest.len() {
-        0 => {}
-        2 if eq_ignore_case(&rest[0], "LIMIT") => match parse_i64(&rest[1]) {
-            Some(l) if l >= 0 => limit = l as usize,
-            _ => return Ok(Reply::err("ERR LIMIT can't be negative")),
-        },
-        _ => return Ok(Reply::err(errors::SYNTAX)),
+    // Options in any number, the last LIMIT winning, as Redis reads them.
+    let mut rest = &args[2 + n..];
+    while !rest.is_empty() {
+        match rest {
+            [opt, l, tail @ ..] if eq_ignore_case(opt, "LIMIT") => {
+                match parse_i64(l) {
+                    Some(l) if l >= 0 => limit = l as usize,
+                    _ => return Ok(Reply::err("ERR LIMIT can't be negative")),
+                }
+                rest = tail;
+            }
+            _ => return Ok(Reply::err(errors::SYNTAX)),
+        }
     }
     let out = try_reply!(combine(v, &args[2..2 + n], Op::Inter)?);
     let len = if limit > 0 {

@@ -6,7 +6,8 @@ use bytes::Bytes;
 
 use super::ctx::{View, WriteCtx};
 use super::errors::{self, ExecResult};
-use super::{eq_ignore_case, int_arg, parse_f64, parse_i64};
+use super::long_double::{self, LongDouble, Operand};
+use super::{eq_ignore_case, int_arg, parse_i64};
 use crate::protocol::Reply;
 use crate::storage::{Entry, ValueType};
 use crate::try_reply;
@@ -94,6 +95,22 @@ enum Ttl {
 }
 
 /// EX / PX / EXAT / PXAT: the unit in ms and whether the time is absolute.
+/// A time option of SET or GETEX (`unit_ms`, absolute) with its value argument.
+type TimeOption<'a> = (&'a Bytes, i64, bool);
+
+/// SET and GETEX take a time option again if it is the same one (`EX 10 EX 20`: the last
+/// counts, as in Redis); a different one is a syntax error.
+fn repeat_time_option<'a>(
+    before: Option<TimeOption<'a>>,
+    (unit, abs): (i64, bool),
+    value: &'a Bytes,
+) -> Result<TimeOption<'a>, Reply> {
+    match before {
+        Some((_, u, a)) if (u, a) != (unit, abs) => Err(Reply::err(errors::SYNTAX)),
+        _ => Ok((value, unit, abs)),
+    }
+}
+
 fn time_option(a: &[u8]) -> Option<(i64, bool)> {
     match a.to_ascii_uppercase().as_slice() {
         b"EX" => Some((1000, false)),
@@ -149,35 +166,34 @@ fn store_string(ctx: &mut WriteCtx, key: &Bytes, value: Bytes, expire_at: u64) -
 }
 
 pub fn set(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
-    let (mut nx, mut xx, mut get) = (false, false, false);
-    let mut ttl = Ttl::None;
+    let (mut nx, mut xx, mut get, mut keep) = (false, false, false, false);
+    let mut time = None;
     let mut i = 3;
     while i < args.len() {
         let a = &args[i];
         let has_next = i + 1 < args.len();
-        let ttl_free = ttl == Ttl::None;
         if eq_ignore_case(a, "NX") && !xx {
             nx = true;
         } else if eq_ignore_case(a, "XX") && !nx {
             xx = true;
         } else if eq_ignore_case(a, "GET") {
             get = true;
-        } else if eq_ignore_case(a, "KEEPTTL") && ttl_free {
-            ttl = Ttl::Keep;
-        } else if let (true, true, Some((unit, abs))) = (ttl_free, has_next, time_option(a)) {
-            ttl = Ttl::At(try_reply!(expire_at_ms(
-                ctx,
-                &args[i + 1],
-                unit,
-                abs,
-                "set"
-            )));
+        } else if eq_ignore_case(a, "KEEPTTL") && time.is_none() {
+            keep = true;
+        } else if let Some(t) = time_option(a).filter(|_| has_next && !keep) {
+            time = Some(try_reply!(repeat_time_option(time, t, &args[i + 1])));
             i += 1;
         } else {
             return Ok(Reply::err(errors::SYNTAX));
         }
         i += 1;
     }
+    // Only the last of a repeated time option counts, so its value is read after the loop.
+    let ttl = match (time, keep) {
+        (Some((v, unit, abs)), _) => Ttl::At(try_reply!(expire_at_ms(ctx, v, unit, abs, "set"))),
+        (None, true) => Ttl::Keep,
+        (None, false) => Ttl::None,
+    };
     let key = &args[1];
     let old = ctx.lookup(key)?;
     let old_val = if get {
@@ -250,17 +266,14 @@ pub fn getex(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     // Option syntax is checked first; the time value only once the key is known to exist,
     // as Redis does.
     let mut persist = false;
-    let mut time: Option<(&Bytes, i64, bool)> = None;
+    let mut time = None;
     let mut i = 2;
     while i < args.len() {
         let a = &args[i];
-        if persist || time.is_some() {
-            return Ok(Reply::err(errors::SYNTAX));
-        }
-        if eq_ignore_case(a, "PERSIST") {
+        if eq_ignore_case(a, "PERSIST") && time.is_none() {
             persist = true;
-        } else if let (true, Some((unit, abs))) = (i + 1 < args.len(), time_option(a)) {
-            time = Some((&args[i + 1], unit, abs));
+        } else if let Some(t) = time_option(a).filter(|_| i + 1 < args.len() && !persist) {
+            time = Some(try_reply!(repeat_time_option(time, t, &args[i + 1])));
             i += 1;
         } else {
             return Ok(Reply::err(errors::SYNTAX));
@@ -385,39 +398,29 @@ pub fn decrby(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     incr_generic(ctx, &args[1], neg)
 }
 
-/// Formats an INCRBYFLOAT result as Redis does (fixed notation, no trailing zeros), rounding
-/// to 15 significant digits first so binary noise like 0.30000000000000004 reads as 0.3, the
-/// way Redis' long double arithmetic shows it.
-pub fn format_float_result(v: f64) -> String {
-    let rounded: f64 = format!("{v:.14e}").parse().unwrap_or(v);
-    let s = format!("{rounded}");
-    if s == "-0" {
-        "0".into()
-    } else {
-        s
-    }
-}
-
 pub fn incrbyfloat(ctx: &mut WriteCtx, args: &[Bytes]) -> ExecResult<Reply> {
     let key = &args[1];
     let old = ctx.lookup(key)?;
     // Redis checks the key's type before the increment.
     let cur = try_reply!(as_string(&old));
-    let Some(by) = parse_f64(&args[2]) else {
+    let Some(by) = long_double::parse(&args[2]) else {
         return Ok(Reply::err(errors::NOT_FLOAT));
     };
     let n = match &cur {
-        None => 0.0,
-        Some(v) => match parse_f64(v) {
-            Some(n) => n,
-            None => return Ok(Reply::err(errors::NOT_FLOAT)),
-        },
+        None => Some(Operand::Finite(LongDouble::default())),
+        Some(v) => long_double::parse(v),
     };
-    let new = n + by;
-    if !new.is_finite() {
+    let Some(n) = n else {
+        return Ok(Reply::err(errors::NOT_FLOAT));
+    };
+    let new = match (n, by) {
+        (Operand::Finite(a), Operand::Finite(b)) => a.add(&b),
+        _ => None,
+    };
+    let Some(new) = new else {
         return Ok(Reply::err(errors::NAN_OR_INF));
-    }
-    let s = Bytes::from(format_float_result(new));
+    };
+    let s = Bytes::from(new.to_redis_string());
     let at = old.as_ref().map(|e| e.expire_at).unwrap_or(0);
     ctx.put(key, Entry::string(s.clone(), at))?;
     ctx.log(vec![
@@ -470,13 +473,5 @@ mod tests {
         assert_eq!(substr(&v, 10, 100), "string");
         assert_eq!(substr(&v, -1, -5), "");
         assert_eq!(substr(&Bytes::new(), 0, -1), "");
-    }
-
-    #[test]
-    fn float_results_read_like_redis() {
-        assert_eq!(format_float_result(0.1 + 0.2), "0.3");
-        assert_eq!(format_float_result(10.5), "10.5");
-        assert_eq!(format_float_result(5000.0), "5000");
-        assert_eq!(format_float_result(-0.0), "0");
     }
 }

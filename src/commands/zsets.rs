@@ -1570,8 +1570,8 @@ fn parse_setop_options(
         let full = op != SetOp::Diff && !card;
         if full && left > n && eq_ignore_case(a, "WEIGHTS") {
             for i in 0..n {
-                req.weights[i] =
-                    super::parse_f64(&opts[j + 1 + i]).ok_or_else(|| Reply::err(ERR_WEIGHT))?;
+                req.weights[i] = super::parse_f64_in_range(&opts[j + 1 + i])
+                    .ok_or_else(|| Reply::err(ERR_WEIGHT))?;
             }
             j += 1 + n;
         } else if full && left >= 2 && eq_ignore_case(a, "AGGREGATE") {

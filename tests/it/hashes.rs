@@ -594,3 +594,29 @@ fn hash_fields_survive_kill9() {
     assert!((900..=1000).contains(&ttl), "TTL after restart {ttl}");
     assert_eq!(run(&mut con, &["HGET", "ttl", "x"]), bulk("1"));
 }
+
+/// HRANDFIELD's count range and order of errors are Redis 7.0.15's: the count is parsed
+/// before the option, and only WITHVALUES limits it to half of LONG_MAX.
+#[test]
+fn hrandfield_count_limits_and_errors_match_redis() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    run(&mut con, &["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+    let all: Vec<String> = run_as(&mut con, &["HRANDFIELD", "h", "9223372036854775807"]);
+    assert_eq!(all.len(), 3);
+    assert_err(
+        &mut con,
+        &["HRANDFIELD", "h", "4611686018427387904", "WITHVALUES"],
+        "ERR value is out of range",
+    );
+    assert_err(
+        &mut con,
+        &["HRANDFIELD", "h", "x", "WITHVALUES", "x"],
+        "ERR value is not an integer or out of range",
+    );
+    assert_err(
+        &mut con,
+        &["HRANDFIELD", "h", "1", "WITHVALUES", "x"],
+        "ERR syntax error",
+    );
+}

@@ -679,3 +679,46 @@ fn spop_is_durable_by_effect_across_kill9() {
         left.difference(&more).cloned().collect::<BTreeSet<_>>()
     );
 }
+
+/// SRANDMEMBER with a negative count draws every element independently (as Redis), so on a
+/// large set 100 draws are almost all distinct; the counts and errors are Redis 7.0.15's.
+#[test]
+fn srandmember_negative_counts_draw_from_the_whole_set() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    let mut sadd = redis::cmd("SADD");
+    sadd.arg("big");
+    for i in 0..3000 {
+        sadd.arg(format!("m{i}"));
+    }
+    sadd.query::<i64>(&mut con).expect("SADD");
+    for _ in 0..10 {
+        let got: Vec<String> = run_as(&mut con, &["SRANDMEMBER", "big", "-100"]);
+        assert_eq!(got.len(), 100);
+        let distinct: std::collections::HashSet<_> = got.iter().collect();
+        // 100 independent draws out of 3000 repeat about 1.6 times on average.
+        assert!(distinct.len() >= 85, "only {} distinct", distinct.len());
+    }
+    run(&mut con, &["SADD", "s", "a", "b", "c"]);
+    let all: Vec<String> = run_as(&mut con, &["SRANDMEMBER", "s", "9223372036854775807"]);
+    assert_eq!(all.len(), 3);
+    assert_err(
+        &mut con,
+        &["SRANDMEMBER", "s", "-9223372036854775808"],
+        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+    );
+    assert_err(
+        &mut con,
+        &["SRANDMEMBER", "s", "x", "y"],
+        "ERR syntax error",
+    );
+    run(&mut con, &["SADD", "t", "b", "c", "d"]);
+    assert_eq!(
+        run(
+            &mut con,
+            &["SINTERCARD", "2", "s", "t", "LIMIT", "1", "LIMIT", "2"]
+        ),
+        Value::Int(2),
+        "the last LIMIT wins"
+    );
+}

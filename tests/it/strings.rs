@@ -825,3 +825,114 @@ fn mget_never_sees_half_of_an_mset_committed_on_another_thread() {
         "MGET saw part of an MSET ({reads} reads): {torn:?}"
     );
 }
+
+/// INCRBYFLOAT and HINCRBYFLOAT compute in Redis' long double: no digit lost past 2^53, no
+/// `inf` stored near f64's limit, Redis' long double rounding shown (replies of redis-server
+/// 7.0.15).
+#[test]
+fn incrbyfloat_replies_and_stores_what_redis_long_double_gives() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    let incr = |con: &mut redis::Connection, start: &str, by: &str| -> String {
+        run(con, &["SET", "f", start]);
+        run_as::<String>(con, &["INCRBYFLOAT", "f", by])
+    };
+    assert_eq!(incr(&mut con, "1234567890123456", "1"), "1234567890123457");
+    assert_eq!(incr(&mut con, "10.6", "5000"), "5010.60000000000000009");
+    assert_eq!(incr(&mut con, "0.1", "0.2"), "0.3");
+    assert_eq!(incr(&mut con, "1", "0x10"), "17");
+    assert_eq!(
+        incr(&mut con, "12345678901234567890123", "0"),
+        "12345678901234567889920"
+    );
+    let big = incr(&mut con, "1.7976931348623157e308", "0");
+    assert_eq!(big.len(), 309, "{big}");
+    // Redis' reply starts so: the long double nearest 1.7976931348623157e308, printed whole.
+    assert!(
+        big.starts_with("179769313486231569995921046774104434048386446944329178485314"),
+        "{big}"
+    );
+    assert_eq!(get_s(&mut con, "f"), Some(big));
+    assert_err(
+        &mut con,
+        &["INCRBYFLOAT", "f", "inf"],
+        "ERR increment would produce NaN or Infinity",
+    );
+    assert_err(
+        &mut con,
+        &["INCRBYFLOAT", "f", "1e5000"],
+        "ERR value is not a valid float",
+    );
+
+    run(&mut con, &["HSET", "h", "n", "-9223372036854775808"]);
+    assert_eq!(
+        run_as::<String>(&mut con, &["HINCRBYFLOAT", "h", "n", "1"]),
+        "-9223372036854775807"
+    );
+    assert_err(
+        &mut con,
+        &["HINCRBYFLOAT", "h", "n", "inf"],
+        "ERR value is NaN or Infinity",
+    );
+}
+
+/// SET and GETEX take the same time option twice (the last counts), as Redis 7.0.15 does;
+/// two different ones stay a syntax error. ZADD refuses a score beyond a double's range.
+#[test]
+fn repeated_options_and_out_of_range_scores_as_redis() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    assert_eq!(
+        run(&mut con, &["SET", "k", "v", "EX", "10", "EX", "20"]),
+        Value::Okay
+    );
+    assert_eq!(run_as::<i64>(&mut con, &["TTL", "k"]), 20);
+    assert_err(
+        &mut con,
+        &["SET", "k", "v", "EX", "10", "PX", "20000"],
+        "ERR syntax error",
+    );
+    assert_err(
+        &mut con,
+        &["SET", "k", "v", "EX", "10", "KEEPTTL"],
+        "ERR syntax error",
+    );
+    assert_eq!(
+        run(&mut con, &["SET", "k", "v", "KEEPTTL", "KEEPTTL"]),
+        Value::Okay
+    );
+    assert_eq!(
+        run(&mut con, &["GETEX", "k", "PERSIST", "PERSIST"]),
+        bulk("v")
+    );
+    assert_eq!(run_as::<i64>(&mut con, &["TTL", "k"]), -1);
+    assert_eq!(
+        run(&mut con, &["GETEX", "k", "EX", "10", "EX", "30"]),
+        bulk("v")
+    );
+    assert_eq!(run_as::<i64>(&mut con, &["TTL", "k"]), 30);
+    assert_err(
+        &mut con,
+        &["GETEX", "k", "EX", "10", "PERSIST"],
+        "ERR syntax error",
+    );
+    assert_err(
+        &mut con,
+        &["GETEX", "k", "PERSIST", "EX", "10"],
+        "ERR syntax error",
+    );
+
+    for score in ["1e400", "-1e400", "1e-400"] {
+        assert_err(
+            &mut con,
+            &["ZADD", "z", score, "x"],
+            "ERR value is not a valid float",
+        );
+    }
+    assert_eq!(run(&mut con, &["ZADD", "z", "inf", "x"]), Value::Int(1));
+    assert_err(
+        &mut con,
+        &["ZUNIONSTORE", "o", "1", "z", "WEIGHTS", "1e400"],
+        "ERR weight value is not a float",
+    );
+}
