@@ -31,15 +31,30 @@ pub fn invalid_expire(cmd: &str) -> String {
     )
 }
 
+/// Redis' text: arguments are quoted until the quoted text reaches 128 bytes, each cut to
+/// what is left of them (and, as C strings, at a NUL byte).
 pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> String {
-    let mut s = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        truncate(name, 128)
-    );
-    for a in args.iter().take(16) {
-        s.push_str(&format!("'{}' ", truncate(a, 128)));
+    let mut quoted: Vec<u8> = Vec::new();
+    for a in args {
+        if quoted.len() >= 128 {
+            break;
+        }
+        let room = 128 - quoted.len();
+        quoted.push(b'\'');
+        quoted.extend_from_slice(c_str(a, room));
+        quoted.extend_from_slice(b"' ");
     }
-    s
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(c_str(name, 128)),
+        String::from_utf8_lossy(&quoted)
+    )
+}
+
+/// `%.*s` of `b`: at most `max` bytes, up to the first NUL.
+fn c_str(b: &[u8], max: usize) -> &[u8] {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len()).min(max);
+    &b[..end]
 }
 
 pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> String {

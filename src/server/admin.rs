@@ -3,6 +3,7 @@
 //! client preamble harmlessly and refuse real use with a clear error.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -43,6 +44,7 @@ pub async fn exec(st: &mut ConnState, args: &[Bytes]) -> Reply {
             st.authed = st.sh.config.runtime.requirepass().is_none();
             st.multi = None;
             st.watch = None;
+            st.replies = super::connection::ReplyMode::On;
             Reply::Simple("RESET".into())
         }
         "multi" | "exec" | "discard" | "watch" | "unwatch" => {
@@ -282,6 +284,7 @@ fn config(st: &mut ConnState, args: &[Bytes]) -> Reply {
         "resetstat" if args.len() == 2 => {
             let s = &st.sh.stats;
             for c in [
+                &st.sh.writer.state.expired_keys,
                 &s.commands,
                 &s.connections,
                 &s.rejected,
@@ -334,12 +337,34 @@ fn client_line(c: &super::ClientHandle, now: u64) -> String {
     )
 }
 
+/// Arguments each CLIENT subcommand takes, counting CLIENT and the subcommand (Redis'
+/// arities: negative means at least).
+fn client_arity(sub: &str) -> Option<i64> {
+    Some(match sub {
+        "id" | "getname" | "info" | "help" => 2,
+        "setname" | "reply" | "no-evict" | "no-touch" => 3,
+        "setinfo" => 4,
+        "list" => -2,
+        "kill" => -3,
+        _ => return None,
+    })
+}
+
 fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     let now = now_ms();
+    let Some(arity) = client_arity(&sub) else {
+        return Reply::err(errors::unknown_subcommand(&args[1], "CLIENT"));
+    };
+    let n = args.len() as i64;
+    if (arity >= 0 && n != arity) || (arity < 0 && n < -arity) {
+        return Reply::err(format!(
+            "ERR wrong number of arguments for 'client|{sub}' command"
+        ));
+    }
     match sub.as_str() {
         "id" => Reply::Int(st.client.id as i64),
-        "setname" if args.len() == 3 => match set_name(st, &args[2]) {
+        "setname" => match set_name(st, &args[2]) {
             Ok(()) => Reply::Ok,
             Err(e) => e,
         },
@@ -351,38 +376,15 @@ fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
                 Reply::bulk(n)
             }
         }
-        "list" => {
-            let mut ids: Option<Vec<u64>> = None;
-            if args.len() >= 4 && eq_ignore_case(&args[2], "ID") {
-                ids = Some(
-                    args[3..]
-                        .iter()
-                        .filter_map(|a| parse_i64(a))
-                        .map(|v| v as u64)
-                        .collect(),
-                );
-            }
-            let clients = st
-                .sh
-                .clients
-                .lock()
-                .map(|c| c.values().cloned().collect::<Vec<_>>())
-                .unwrap_or_default();
-            let mut clients = clients;
-            clients.sort_by_key(|c| c.id);
-            let mut out = String::new();
-            for c in clients {
-                if ids.as_ref().map(|i| i.contains(&c.id)).unwrap_or(true) {
-                    out.push_str(&client_line(&c, now));
-                    out.push('\n');
-                }
-            }
-            Reply::Verbatim(out)
-        }
+        "list" => client_list(st, &args[2..], now),
         "info" => Reply::Verbatim(format!("{}\n", client_line(&st.client, now))),
         "kill" => client_kill(st, &args[2..]),
-        "setinfo" | "no-evict" | "no-touch" => Reply::Ok,
-        "reply" if args.len() == 3 => {
+        "no-evict" | "no-touch" => match two_way(&args[2], "on", "off") {
+            Some(_) => Reply::Ok,
+            None => Reply::err(errors::SYNTAX),
+        },
+        "setinfo" => Reply::Ok,
+        "reply" => {
             use super::connection::ReplyMode;
             let m = &args[2];
             if m.eq_ignore_ascii_case(b"on") {
@@ -399,32 +401,94 @@ fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
             }
             Reply::Ok
         }
-        "reply" => Reply::err("ERR wrong number of arguments for 'client|reply' command"),
-        "help" => Reply::Array(
+        _ => Reply::Array(
             [
                 "CLIENT ID",
                 "CLIENT SETNAME <name>",
                 "CLIENT GETNAME",
-                "CLIENT LIST",
-                "CLIENT KILL ID <id>",
-                "CLIENT KILL <ip:port>",
+                "CLIENT INFO",
+                "CLIENT LIST [TYPE (NORMAL|MASTER|REPLICA|PUBSUB)] [ID <id> [<id> ...]]",
+                "CLIENT KILL <ip:port> | [ID <id>] [TYPE <type>] [ADDR <ip:port>] [LADDR <ip:port>] [USER <user>] [SKIPME (YES|NO)]",
                 "CLIENT REPLY (ON|OFF|SKIP)",
             ]
             .iter()
             .map(|s| Reply::Simple(s.to_string()))
             .collect(),
         ),
-        _ => Reply::err(errors::unknown_subcommand(&args[1], "CLIENT")),
     }
 }
 
-fn client_kill(st: &ConnState, a: &[Bytes]) -> Reply {
-    let clients: Vec<_> = st
+/// Whether `c` is of CLIENT LIST / KILL `TYPE ty`: a replica's connection is `replica` (or
+/// `slave`), every other one `normal`; none here is `master` or `pubsub`.
+fn client_type_is(st: &ConnState, c: &super::ClientHandle, ty: &[u8]) -> Result<bool, Reply> {
+    let replica = || {
+        st.sh
+            .repl
+            .replicas
+            .lock()
+            .map(|r| r.contains_key(&c.id))
+            .unwrap_or(false)
+    };
+    match ty.to_ascii_lowercase().as_slice() {
+        b"normal" => Ok(!replica()),
+        b"replica" | b"slave" => Ok(replica()),
+        b"master" | b"pubsub" => Ok(false),
+        _ => Err(Reply::err(format!(
+            "ERR Unknown client type '{}'",
+            String::from_utf8_lossy(ty)
+        ))),
+    }
+}
+
+fn all_clients(st: &ConnState) -> Vec<Arc<super::ClientHandle>> {
+    let mut clients: Vec<_> = st
         .sh
         .clients
         .lock()
         .map(|c| c.values().cloned().collect())
         .unwrap_or_default();
+    clients.sort_by_key(|c| c.id);
+    clients
+}
+
+/// CLIENT LIST [TYPE t] [ID id ...].
+fn client_list(st: &ConnState, a: &[Bytes], now: u64) -> Reply {
+    let mut ty: Option<&Bytes> = None;
+    let mut ids: Option<Vec<u64>> = None;
+    match a {
+        [] => {}
+        [k, t] if eq_ignore_case(k, "TYPE") => ty = Some(t),
+        [k, rest @ ..] if eq_ignore_case(k, "ID") && !rest.is_empty() => {
+            let parsed: Option<Vec<u64>> = rest
+                .iter()
+                .map(|v| parse_i64(v).filter(|&i| i > 0).map(|i| i as u64))
+                .collect();
+            match parsed {
+                Some(p) => ids = Some(p),
+                None => return Reply::err("ERR Invalid client ID"),
+            }
+        }
+        _ => return Reply::err(errors::SYNTAX),
+    }
+    let mut out = String::new();
+    for c in all_clients(st) {
+        if let Some(t) = ty {
+            match client_type_is(st, &c, t) {
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(e) => return e,
+            }
+        }
+        if ids.as_ref().is_none_or(|i| i.contains(&c.id)) {
+            out.push_str(&client_line(&c, now));
+            out.push('\n');
+        }
+    }
+    Reply::Verbatim(out)
+}
+
+fn client_kill(st: &ConnState, a: &[Bytes]) -> Reply {
+    let clients = all_clients(st);
     let kill = |c: &super::ClientHandle| {
         c.killed.store(true, Ordering::Relaxed);
         c.kill.notify_one();
@@ -440,17 +504,33 @@ fn client_kill(st: &ConnState, a: &[Bytes]) -> Reply {
         }
         return Reply::err("ERR No such client");
     }
-    if a.is_empty() || !a.len().is_multiple_of(2) {
+    if !a.len().is_multiple_of(2) {
         return Reply::err(errors::SYNTAX);
     }
+    // Every filter is checked before any client is killed, as Redis does.
     let mut skipme = true;
-    let mut filters: Vec<(String, String)> = Vec::new();
+    let mut filters: Vec<(String, &Bytes)> = Vec::new();
     for p in a.chunks(2) {
         let k = String::from_utf8_lossy(&p[0]).to_ascii_lowercase();
-        let v = String::from_utf8_lossy(&p[1]).into_owned();
+        let v = &p[1];
         match k.as_str() {
-            "skipme" => skipme = !v.eq_ignore_ascii_case("no"),
-            "id" | "addr" | "laddr" | "type" | "user" => filters.push((k, v)),
+            "skipme" => match two_way(v, "yes", "no") {
+                Some(b) => skipme = b,
+                None => return Reply::err(errors::SYNTAX),
+            },
+            "id" if parse_i64(v).is_none_or(|i| i <= 0) => {
+                return Reply::err("ERR client-id should be greater than 0")
+            }
+            "type" => {
+                if let Err(e) = client_type_is(st, &st.client, v) {
+                    return e;
+                }
+                filters.push((k, v));
+            }
+            "user" if !v.eq_ignore_ascii_case(b"default") => {
+                return Reply::err(format!("ERR No such user '{}'", String::from_utf8_lossy(v)))
+            }
+            "id" | "addr" | "laddr" | "user" => filters.push((k, v)),
             _ => return Reply::err(errors::SYNTAX),
         }
     }
@@ -460,12 +540,11 @@ fn client_kill(st: &ConnState, a: &[Bytes]) -> Reply {
             continue;
         }
         let all = filters.iter().all(|(k, v)| match k.as_str() {
-            "id" => v.parse::<u64>().map(|i| i == c.id).unwrap_or(false),
-            "addr" => c.addr.to_string() == *v,
-            "laddr" => c.laddr.to_string() == *v,
-            "type" => v.eq_ignore_ascii_case("normal"),
-            "user" => v == "default",
-            _ => false,
+            "id" => parse_i64(v) == Some(c.id as i64),
+            "addr" => c.addr.to_string().as_bytes() == v.as_ref(),
+            "laddr" => c.laddr.to_string().as_bytes() == v.as_ref(),
+            "type" => client_type_is(st, c, v).unwrap_or(false),
+            _ => true,
         });
         if all {
             kill(c);
@@ -473,6 +552,17 @@ fn client_kill(st: &ConnState, a: &[Bytes]) -> Reply {
         }
     }
     Reply::Int(n)
+}
+
+/// A two-way option value (`yes`/`no`, `on`/`off`), any case.
+fn two_way(v: &[u8], yes: &str, no: &str) -> Option<bool> {
+    if v.eq_ignore_ascii_case(yes.as_bytes()) {
+        Some(true)
+    } else if v.eq_ignore_ascii_case(no.as_bytes()) {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 fn command_info(c: &commands::CommandSpec) -> Reply {
@@ -509,11 +599,7 @@ fn command(_st: &mut ConnState, args: &[Bytes]) -> Reply {
             Reply::Array(
                 args[2..]
                     .iter()
-                    .map(|n| {
-                        commands::lookup(n)
-                            .map(command_info)
-                            .unwrap_or(Reply::NilArray)
-                    })
+                    .map(|n| commands::lookup(n).map(command_info).unwrap_or(Reply::Nil))
                     .collect(),
             )
         }

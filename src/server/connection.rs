@@ -292,12 +292,13 @@ async fn run_batch(
             }
             _ => None,
         };
-        if let (Some(m), Some(r)) = (st.multi.as_mut(), &early) {
-            if spec.is_some_and(|s| s.name == "exec") {
-                let r = multi::abort_exec(st, r);
-                emit(st, &r, wbuf);
-                continue;
-            }
+        // A refused EXEC answers EXECABORT, in MULTI or not, as Redis does.
+        if let (Some(r), true) = (&early, spec.is_some_and(|s| s.name == "exec")) {
+            let r = multi::abort_exec(st, r);
+            emit(st, &r, wbuf);
+            continue;
+        }
+        if let (Some(m), Some(_)) = (st.multi.as_mut(), &early) {
             // Any other command refused inside MULTI (WATCH with the wrong arity too) makes
             // the EXEC fail with EXECABORT.
             m.failed = true;

@@ -481,3 +481,86 @@ fn shutdown_command_stops_with_exit_code_0() {
     let mut con = srv.client();
     assert_eq!(get_s(&mut con, "k").as_deref(), Some("v"));
 }
+
+/// Admin and transaction commands give redis-server 7.0.15's replies byte for byte: each
+/// request goes to a fresh connection of both servers (the stock one started by the test).
+#[test]
+fn client_command_exec_and_unknown_command_errors_match_redis() {
+    let srv = Server::start(&[]);
+    let reference = RedisRef::start();
+    let long = |c: char, n: usize| c.to_string().repeat(n);
+    let numbers: Vec<String> = (0..30).map(|i| i.to_string()).collect();
+    let mut nosuch_numbers = vec!["NOSUCH".to_string()];
+    nosuch_numbers.extend(numbers);
+    let requests: Vec<Vec<String>> = [
+        vec!["CLIENT", "SETNAME"],
+        vec!["CLIENT", "SETNAME", "a", "b"],
+        vec!["CLIENT", "GETNAME", "x"],
+        vec!["CLIENT", "ID", "x"],
+        vec!["CLIENT", "NO-EVICT", "maybe"],
+        vec!["CLIENT", "NO-EVICT", "on"],
+        vec!["CLIENT", "LIST", "TYPE", "bogus"],
+        vec!["CLIENT", "LIST", "TYPE", "pubsub"],
+        vec!["CLIENT", "LIST", "ID", "x"],
+        vec!["CLIENT", "LIST", "x"],
+        vec!["CLIENT", "KILL"],
+        vec!["CLIENT", "KILL", "ID", "abc"],
+        vec!["CLIENT", "KILL", "ID", "0"],
+        vec!["CLIENT", "KILL", "TYPE", "bogus"],
+        vec!["CLIENT", "KILL", "USER", "bob"],
+        vec!["CLIENT", "KILL", "SKIPME", "maybe"],
+        vec!["CLIENT", "KILL", "ID", "999999"],
+        vec!["COMMAND", "INFO", "nosuch"],
+        vec!["EXEC", "x"],
+    ]
+    .iter()
+    .map(|r| r.iter().map(|s| s.to_string()).collect())
+    .chain([
+        vec!["NOSUCH".to_string(), long('x', 100), long('y', 100)],
+        vec![
+            "NOSUCH".to_string(),
+            long('x', 60),
+            long('y', 60),
+            long('z', 60),
+        ],
+        nosuch_numbers,
+        vec!["NOSUCH".to_string(), "a\0b".to_string()],
+    ])
+    .collect();
+    for req in &requests {
+        let args: Vec<&str> = req.iter().map(String::as_str).collect();
+        let ours = srv.raw().command_str(&args).raw_str();
+        let theirs = reference.raw().command_str(&args).raw_str();
+        assert_eq!(ours, theirs, "{args:?}");
+    }
+    // RESET turns CLIENT REPLY back on.
+    let pipeline: Vec<u8> = [&["CLIENT", "REPLY", "OFF"][..], &["RESET"], &["PING"]]
+        .iter()
+        .flat_map(|c| encode_str_command(c))
+        .collect();
+    let answers = |mut c: RawConn| {
+        c.send(&pipeline);
+        format!("{}{}", c.read_frame().raw_str(), c.read_frame().raw_str())
+    };
+    assert_eq!(answers(srv.raw()), answers(reference.raw()));
+}
+
+/// UNWATCH inside MULTI is queued, as in Redis: a WATCH broken before EXEC still aborts it.
+#[test]
+fn unwatch_inside_multi_does_not_save_a_broken_watch() {
+    let srv = Server::start(&[]);
+    let mut a = srv.raw();
+    let mut b = srv.client();
+    assert_eq!(a.command_str(&["SET", "w", "1"]).raw_str(), "+OK\r\n");
+    assert_eq!(a.command_str(&["WATCH", "w"]).raw_str(), "+OK\r\n");
+    assert_eq!(a.command_str(&["MULTI"]).raw_str(), "+OK\r\n");
+    assert_eq!(a.command_str(&["UNWATCH"]).raw_str(), "+QUEUED\r\n");
+    run(&mut b, &["SET", "w", "2"]);
+    assert_eq!(a.command_str(&["SET", "x", "1"]).raw_str(), "+QUEUED\r\n");
+    assert_eq!(a.command_str(&["EXEC"]).raw_str(), "*-1\r\n");
+    assert_eq!(get_s(&mut b, "x"), None);
+    // Unbroken, the queued UNWATCH answers OK in EXEC's reply.
+    assert_eq!(a.command_str(&["MULTI"]).raw_str(), "+OK\r\n");
+    assert_eq!(a.command_str(&["UNWATCH"]).raw_str(), "+QUEUED\r\n");
+    assert_eq!(a.command_str(&["EXEC"]).raw_str(), "*1\r\n+OK\r\n");
+}
