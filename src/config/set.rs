@@ -18,6 +18,10 @@ const IMMUTABLE: &[&str] = &[
     "io-threads",
     "backup-dir",
     "backup-keep",
+    // Redis tuning keys Redis itself will not change at run time.
+    "databases",
+    "appendfilename",
+    "enable-debug-command",
 ];
 
 /// One checked pair, ready to apply.
@@ -114,7 +118,8 @@ impl Config {
                     .unwrap_or_else(|p| p.into_inner())
                     .contains_key(name);
                 if known {
-                    Ok(Change::Compat(name.to_string(), value.to_string()))
+                    let shown = check_compat(name, value)?;
+                    Ok(Change::Compat(name.to_string(), shown))
                 } else {
                     Err(format!(
                         "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
@@ -122,5 +127,165 @@ impl Config {
                 }
             }
         }
+    }
+}
+
+/// What a Redis tuning key takes, checked as Redis checks it so a preamble that Redis would
+/// refuse is refused here too (they change nothing here otherwise).
+enum CompatKind {
+    YesNo,
+    /// An integer in a range (no unit suffix).
+    Int(i64, i64),
+    /// Bytes, with Redis' units (`1gb`); reported back as a number.
+    Memory(u64),
+    OneOf(&'static [&'static str]),
+    /// `<seconds> <changes>` pairs, or empty.
+    Save,
+    /// Letters of Redis' keyspace event classes.
+    Events,
+    /// `<class> <hard> <soft> <seconds>` groups.
+    BufferLimits,
+    Protected,
+}
+
+fn compat_kind(name: &str) -> Option<CompatKind> {
+    use CompatKind::*;
+    const I32: i64 = i32::MAX as i64;
+    Some(match name {
+        "appendonly"
+        | "lazyfree-lazy-eviction"
+        | "lazyfree-lazy-expire"
+        | "lazyfree-lazy-server-del"
+        | "activerehashing"
+        | "activedefrag"
+        | "stop-writes-on-bgsave-error"
+        | "rdbcompression"
+        | "no-appendfsync-on-rewrite"
+        | "repl-diskless-sync"
+        | "replica-read-only"
+        | "slave-read-only"
+        | "protected-mode" => YesNo,
+        "timeout"
+        | "tcp-keepalive"
+        | "hz"
+        | "list-compress-depth"
+        | "auto-aof-rewrite-percentage" => Int(0, I32),
+        "list-max-ziplist-size" | "list-max-listpack-size" => Int(i32::MIN as i64, I32),
+        "slowlog-log-slower-than" => Int(i64::MIN, i64::MAX),
+        "hash-max-ziplist-entries"
+        | "hash-max-listpack-entries"
+        | "set-max-intset-entries"
+        | "set-max-listpack-entries"
+        | "zset-max-ziplist-entries"
+        | "zset-max-listpack-entries"
+        | "slowlog-max-len"
+        | "latency-monitor-threshold"
+        | "lua-time-limit"
+        | "busy-reply-threshold" => Int(0, i64::MAX),
+        "maxmemory"
+        | "hash-max-ziplist-value"
+        | "hash-max-listpack-value"
+        | "set-max-listpack-value"
+        | "zset-max-ziplist-value"
+        | "zset-max-listpack-value"
+        | "auto-aof-rewrite-min-size" => Memory(0),
+        "repl-backlog-size" => Memory(1),
+        "maxmemory-policy" => OneOf(&[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ]),
+        "loglevel" => OneOf(&["debug", "verbose", "notice", "warning"]),
+        "save" => Save,
+        "notify-keyspace-events" => Events,
+        "client-output-buffer-limit" => BufferLimits,
+        "dbfilename" => Protected,
+        _ => return None,
+    })
+}
+
+/// Checks a Redis tuning key's value; the value CONFIG GET reports from now on.
+fn check_compat(name: &str, value: &str) -> Result<String, String> {
+    use CompatKind::*;
+    let int = |v: &str| v.parse::<i64>().ok();
+    match compat_kind(name) {
+        None => Ok(value.to_string()),
+        Some(YesNo) => parse_yes_no(value)
+            .map(|b| if b { "yes" } else { "no" }.to_string())
+            .ok_or_else(|| failed(name, "argument must be 'yes' or 'no'")),
+        Some(Int(min, max)) => {
+            let v = int(value)
+                .ok_or_else(|| failed(name, "argument couldn't be parsed into an integer"))?;
+            if !(min..=max).contains(&v) {
+                return Err(failed(
+                    name,
+                    &format!("argument must be between {min} and {max} inclusive"),
+                ));
+            }
+            Ok(v.to_string())
+        }
+        Some(Memory(min)) => {
+            let v = parse_memory(value)
+                .ok_or_else(|| failed(name, "argument must be a memory value"))?;
+            if v < min || v > i64::MAX as u64 {
+                return Err(failed(
+                    name,
+                    &format!("argument must be between {min} and {} inclusive", i64::MAX),
+                ));
+            }
+            // Redis never keeps a backlog under 16 KiB, and reports what it keeps.
+            let kept = if name == "repl-backlog-size" {
+                v.max(16 << 10)
+            } else {
+                v
+            };
+            Ok(kept.to_string())
+        }
+        Some(OneOf(choices)) => choices
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(value))
+            .map(|c| c.to_string())
+            .ok_or_else(|| {
+                failed(
+                    name,
+                    &format!(
+                        "argument(s) must be one of the following: {}",
+                        choices.join(", ")
+                    ),
+                )
+            }),
+        Some(Save) => {
+            let parts: Vec<&str> = value.split_whitespace().collect();
+            if !parts.len().is_multiple_of(2) || parts.iter().any(|p| int(p).is_none_or(|v| v < 0))
+            {
+                return Err(failed(name, "Invalid save parameters"));
+            }
+            Ok(value.to_string())
+        }
+        Some(Events) => {
+            if value.chars().all(|c| "Ag$lshzxeKEtmdn".contains(c)) {
+                Ok(value.to_string())
+            } else {
+                Err(failed(
+                    name,
+                    "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.",
+                ))
+            }
+        }
+        Some(BufferLimits) => {
+            if !value.split_whitespace().count().is_multiple_of(4) {
+                return Err(failed(
+                    name,
+                    "Wrong number of arguments in buffer limit configuration.",
+                ));
+            }
+            Ok(value.to_string())
+        }
+        Some(Protected) => Err(failed(name, "can't set protected config")),
     }
 }

@@ -564,3 +564,59 @@ fn unwatch_inside_multi_does_not_save_a_broken_watch() {
     assert_eq!(a.command_str(&["UNWATCH"]).raw_str(), "+QUEUED\r\n");
     assert_eq!(a.command_str(&["EXEC"]).raw_str(), "*1\r\n+OK\r\n");
 }
+
+/// CONFIG SET of Redis tuning keys checks values as redis-server 7.0.15 does (same replies
+/// byte for byte, and the same value reported back), though they change nothing here.
+#[test]
+fn config_set_of_redis_tuning_keys_checks_values_as_redis() {
+    let srv = Server::start(&[]);
+    let reference = RedisRef::start();
+    let (mut ours, mut theirs) = (srv.raw(), reference.raw());
+    let keys = [
+        "save",
+        "appendonly",
+        "databases",
+        "maxmemory",
+        "maxmemory-policy",
+        "timeout",
+        "tcp-keepalive",
+        "lazyfree-lazy-expire",
+        "list-max-listpack-size",
+        "list-compress-depth",
+        "hash-max-listpack-entries",
+        "hash-max-listpack-value",
+        "set-max-intset-entries",
+        "zset-max-listpack-value",
+        "activerehashing",
+        "notify-keyspace-events",
+        "slowlog-log-slower-than",
+        "slowlog-max-len",
+        "stop-writes-on-bgsave-error",
+        "dbfilename",
+        "appendfilename",
+        "auto-aof-rewrite-min-size",
+        "client-output-buffer-limit",
+        "repl-backlog-size",
+        "replica-read-only",
+        "loglevel",
+    ];
+    let values = [
+        "abc", "-1", "1.5", "1gb", "yes", "100", "3600 1", "warning", "Ex",
+    ];
+    for k in keys {
+        for v in values {
+            let set = ["CONFIG", "SET", k, v];
+            let reply = ours.command_str(&set).raw_str();
+            assert_eq!(reply, theirs.command_str(&set).raw_str(), "{set:?}");
+            let normalised_differently = ["notify-keyspace-events", "client-output-buffer-limit"];
+            if reply == "+OK\r\n" && !normalised_differently.contains(&k) {
+                let get = ["CONFIG", "GET", k];
+                assert_eq!(
+                    ours.command_str(&get).raw_str(),
+                    theirs.command_str(&get).raw_str(),
+                    "after {set:?}"
+                );
+            }
+        }
+    }
+}
