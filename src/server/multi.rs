@@ -27,6 +27,23 @@ pub struct MultiState {
 
 const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
 
+/// Server commands a transaction may not hold (Redis' `no-multi` ones, and the replication
+/// handshake).
+const NOT_IN_MULTI: &[&str] = &[
+    "shutdown",
+    "replicaof",
+    "slaveof",
+    "psync",
+    "sync",
+    "replconf",
+    "syncfile",
+];
+
+fn is_select(args: &[Bytes]) -> bool {
+    args.first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"select"))
+}
+
 /// An EXEC refused before it ran (wrong arity, NOAUTH, ...): the transaction ends as DISCARD
 /// ends it, and the reply is Redis 7.0's EXECABORT naming the refusal.
 pub fn abort_exec(st: &mut ConnState, refusal: &Reply) -> Reply {
@@ -92,12 +109,15 @@ pub fn queue(
             m.queued.push((exec, args));
             Reply::Simple("QUEUED".into())
         }
-        Exec::Conn => {
+        Exec::Conn if NOT_IN_MULTI.contains(&spec.name) => {
             m.failed = true;
-            Reply::err(format!(
-                "ERR '{}' is not supported inside MULTI by durakv",
-                spec.name
-            ))
+            Reply::err("ERR Command not allowed inside a transaction")
+        }
+        // Server commands (INFO, TIME, CONFIG, CLIENT, ...) run at EXEC, after the writer's
+        // part, their replies in their places (see `exec`).
+        Exec::Conn => {
+            m.queued.push((exec, args));
+            Reply::Simple("QUEUED".into())
         }
     }
 }
@@ -129,22 +149,41 @@ pub async fn exec(st: &mut ConnState, name: &str, args: &[Bytes]) -> Reply {
                 .queued
                 .iter()
                 .rev()
-                .filter(|(e, _)| matches!(e, Exec::Conn))
+                .filter(|(_, a)| is_select(a))
                 .find_map(|(_, a)| crate::commands::db_index(a.get(1)?).ok());
+            // SELECT runs on the writer (it switches the database of the commands after it);
+            // other server commands run here afterwards, at their places in the reply.
+            let mut on_connection = Vec::new();
+            let mut on_writer = Vec::with_capacity(m.queued.len());
+            for (i, (e, a)) in m.queued.into_iter().enumerate() {
+                if matches!(e, Exec::Conn) && !is_select(&a) {
+                    on_connection.push((i, a));
+                } else {
+                    on_writer.push((e, a));
+                }
+            }
             let kind = JobKind::Exec { watch };
-            let rx = st.sh.writer.submit_kind(st.db, m.queued, kind);
-            match rx.await {
+            let rx = st.sh.writer.submit_kind(st.db, on_writer, kind);
+            let reply = match rx.await {
                 Ok(mut r) => {
                     super::connection::note_write(st);
-                    let reply = r.pop().unwrap_or(Reply::NilArray);
-                    if let (Some(db), Reply::Array(_)) = (final_db, &reply) {
-                        st.db = db;
-                        st.client.db.store(db, std::sync::atomic::Ordering::Relaxed);
-                    }
-                    reply
+                    r.pop().unwrap_or(Reply::NilArray)
                 }
-                Err(_) => Reply::err("ERR durakv writer is not running"),
+                Err(_) => return Reply::err("ERR durakv writer is not running"),
+            };
+            let Reply::Array(mut replies) = reply else {
+                // Aborted by a broken WATCH: nothing ran.
+                return reply;
+            };
+            if let Some(db) = final_db {
+                st.db = db;
+                st.client.db.store(db, std::sync::atomic::Ordering::Relaxed);
             }
+            for (i, a) in on_connection {
+                let r = Box::pin(super::admin::exec(st, &a)).await;
+                replies.insert(i.min(replies.len()), r);
+            }
+            Reply::Array(replies)
         }
         "watch" => {
             if st.multi.is_some() {

@@ -564,3 +564,33 @@ fn ping_inside_multi_answers_like_ping() {
         ]),
     );
 }
+
+/// Server commands inside MULTI are queued and answer in EXEC's reply at their places, as
+/// redis-server 7.0.15 answers them (compared byte for byte with a stock one); SHUTDOWN is not
+/// allowed in a transaction.
+#[test]
+fn server_commands_inside_multi_answer_in_exec_like_redis() {
+    let srv = Server::start(&[]);
+    let reference = RedisRef::start();
+    let transcript = |mut c: RawConn| -> String {
+        let mut out = String::new();
+        for cmd in [
+            &["MULTI"][..],
+            &["SET", "a", "1"],
+            &["CLIENT", "SETNAME", "tx"],
+            &["CONFIG", "GET", "maxclients"],
+            &["INCR", "c"],
+            &["ECHO", "x"],
+            &["CLIENT", "GETNAME"],
+            &["EXEC"],
+            &["CLIENT", "GETNAME"],
+            &["MULTI"],
+            &["SHUTDOWN"],
+            &["EXEC"],
+        ] {
+            out.push_str(&c.command_str(cmd).raw_str());
+        }
+        out
+    };
+    assert_eq!(transcript(srv.raw()), transcript(reference.raw()));
+}
