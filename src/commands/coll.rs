@@ -439,6 +439,9 @@ pub fn pick_random<T: Clone>(mut all: Vec<T>, count: i64) -> Vec<T> {
 }
 
 /// Parses the optional `count [WITHVALUES|WITHSCORES]` tail of the RAND* commands.
+/// Most elements a negative count of SRANDMEMBER, HRANDFIELD or ZRANDMEMBER returns.
+const MAX_REPEATED_DRAWS: i64 = 1 << 24;
+
 pub fn rand_args(args: &[Bytes], with: &str) -> Result<(Option<i64>, bool), Reply> {
     if args.len() == 2 {
         return Ok((None, false));
@@ -461,6 +464,12 @@ pub fn rand_args(args: &[Bytes], with: &str) -> Result<(Option<i64>, bool), Repl
     };
     // Only with the option: the reply has two items per element.
     if with_flag && n.unsigned_abs() > (i64::MAX as u64) / 2 {
+        return Err(Reply::err("ERR value is out of range"));
+    }
+    // A negative count repeats elements as often as asked. Redis streams such a reply; here
+    // it is built whole, so a count that could not fit in memory is refused instead of
+    // aborting the server.
+    if n < -MAX_REPEATED_DRAWS {
         return Err(Reply::err("ERR value is out of range"));
     }
     Ok((Some(n), with_flag))

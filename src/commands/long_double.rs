@@ -76,9 +76,12 @@ fn parse_decimal(s: &str) -> Option<(BigUint, BigUint)> {
     }
     let exp10 = exp.checked_sub(frac_digits)?;
     // Far outside a long double (about 1.2e4932 down to 3.6e-4951) whatever the digits:
-    // refuse before building powers of ten that large (log10(2) < 0.302).
-    let lead = (m.bits() as i64 - 1) * 302 / 1000 + exp10;
-    if !(-4960..=4940).contains(&lead) {
+    // refuse before building powers of ten that large. The decimal exponent of the leading
+    // digit lies between these two bounds (log10(2) is 0.30102999...).
+    let bits = m.bits() as i64;
+    let lead_at_least = (bits - 1) * 30102 / 100_000 + exp10;
+    let lead_at_most = bits * 30103 / 100_000 + 1 + exp10;
+    if lead_at_least > 4940 || lead_at_most < -4960 {
         return None;
     }
     let p = BigUint::from(10u32).pow(exp10.unsigned_abs().try_into().ok()?);
@@ -332,5 +335,12 @@ mod tests {
             "{s}"
         );
         assert_eq!(incr("0", &format!("1{}", "0".repeat(5200))), "invalid");
+        // What INCRBYFLOAT stores reads back (Redis increments it again).
+        let stored = incr("0", "1e4932");
+        assert_eq!(incr(&stored, "0"), stored);
+        let padded = format!("1.1{}e4932", "0".repeat(3000));
+        let got = incr(&padded, "0");
+        assert!(got.starts_with("10999999999999999999"), "{got}");
+        assert_eq!(got.len(), 4933);
     }
 }

@@ -94,7 +94,6 @@ enum Ttl {
     Keep,
 }
 
-/// EX / PX / EXAT / PXAT: the unit in ms and whether the time is absolute.
 /// A time option of SET or GETEX (`unit_ms`, absolute) with its value argument.
 type TimeOption<'a> = (&'a Bytes, i64, bool);
 
@@ -111,6 +110,7 @@ fn repeat_time_option<'a>(
     }
 }
 
+/// EX / PX / EXAT / PXAT: the unit in ms and whether the time is absolute.
 fn time_option(a: &[u8]) -> Option<(i64, bool)> {
     match a.to_ascii_uppercase().as_slice() {
         b"EX" => Some((1000, false)),

@@ -261,7 +261,12 @@ impl RuntimeConfig {
                 4096..=i64::MAX as u64,
             ),
             ("log-retention-bytes", &self.log_retention_bytes, ANY),
-            ("log-retention-hours", &self.log_retention_hours, ANY),
+            // Hours become milliseconds.
+            (
+                "log-retention-hours",
+                &self.log_retention_hours,
+                0..=u64::MAX / 3_600_000,
+            ),
             (
                 "full-sync-max-bytes-per-sec",
                 &self.full_sync_max_bytes_per_sec,

@@ -39,7 +39,19 @@ fn failed(name: &str, why: &str) -> String {
     format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
 }
 
-/// A number as Redis reads one (`64mb`, `1gb`...); a negative one is out of every range here.
+/// Numeric keys that take a plain integer, as Redis' integer configs do: no unit, no `+`.
+/// The others are sizes, which take Redis' units (`64mb`, `1gb`).
+const PLAIN_INTEGERS: &[&str] = &[
+    "maxclients",
+    "repl-timeout",
+    "repl-ping-replica-period",
+    "repl-backlog-ttl",
+    "min-replicas-to-write",
+    "min-replicas-max-lag",
+    "log-retention-hours",
+];
+
+/// A number as Redis reads one; a negative one is out of every range here.
 fn parse_number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {
     let out_of_range = || {
         failed(
@@ -50,8 +62,15 @@ fn parse_number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, Stri
     match value.strip_prefix('-') {
         Some(magnitude) if parse_memory(magnitude).is_some() => Err(out_of_range()),
         _ => {
-            let v = parse_memory(value)
-                .ok_or_else(|| failed(name, "argument couldn't be parsed into an integer"))?;
+            let plain = PLAIN_INTEGERS.contains(&name);
+            let v = if plain {
+                Some(value)
+                    .filter(|v| !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()))
+                    .and_then(|v| v.parse().ok())
+            } else {
+                parse_memory(value)
+            };
+            let v = v.ok_or_else(|| failed(name, "argument couldn't be parsed into an integer"))?;
             if (min..=max).contains(&v) {
                 Ok(v)
             } else {

@@ -401,7 +401,7 @@ fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
             }
             Reply::Ok
         }
-        _ => Reply::Array(
+        "help" => Reply::Array(
             [
                 "CLIENT ID",
                 "CLIENT SETNAME <name>",
@@ -415,6 +415,7 @@ fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
             .map(|s| Reply::Simple(s.to_string()))
             .collect(),
         ),
+        _ => Reply::err(errors::unknown_subcommand(&args[1], "CLIENT")),
     }
 }
 
@@ -454,15 +455,13 @@ fn all_clients(st: &ConnState) -> Vec<Arc<super::ClientHandle>> {
 /// CLIENT LIST [TYPE t] [ID id ...].
 fn client_list(st: &ConnState, a: &[Bytes], now: u64) -> Reply {
     let mut ty: Option<&Bytes> = None;
-    let mut ids: Option<Vec<u64>> = None;
+    let mut ids: Option<Vec<i64>> = None;
     match a {
         [] => {}
         [k, t] if eq_ignore_case(k, "TYPE") => ty = Some(t),
         [k, rest @ ..] if eq_ignore_case(k, "ID") && !rest.is_empty() => {
-            let parsed: Option<Vec<u64>> = rest
-                .iter()
-                .map(|v| parse_i64(v).filter(|&i| i > 0).map(|i| i as u64))
-                .collect();
+            // Any integer: one that names no client lists nothing.
+            let parsed: Option<Vec<i64>> = rest.iter().map(|v| parse_i64(v)).collect();
             match parsed {
                 Some(p) => ids = Some(p),
                 None => return Reply::err("ERR Invalid client ID"),
@@ -470,19 +469,26 @@ fn client_list(st: &ConnState, a: &[Bytes], now: u64) -> Reply {
         }
         _ => return Reply::err(errors::SYNTAX),
     }
+    let clients = all_clients(st);
+    // In the order asked, as Redis lists them (a repeated ID twice).
+    let listed: Vec<&Arc<super::ClientHandle>> = match &ids {
+        Some(ids) => ids
+            .iter()
+            .filter_map(|&i| clients.iter().find(|c| c.id as i64 == i))
+            .collect(),
+        None => clients.iter().collect(),
+    };
     let mut out = String::new();
-    for c in all_clients(st) {
+    for c in listed {
         if let Some(t) = ty {
-            match client_type_is(st, &c, t) {
+            match client_type_is(st, c, t) {
                 Ok(false) => continue,
                 Ok(true) => {}
                 Err(e) => return e,
             }
         }
-        if ids.as_ref().is_none_or(|i| i.contains(&c.id)) {
-            out.push_str(&client_line(&c, now));
-            out.push('\n');
-        }
+        out.push_str(&client_line(c, now));
+        out.push('\n');
     }
     Reply::Verbatim(out)
 }
@@ -527,7 +533,7 @@ fn client_kill(st: &ConnState, a: &[Bytes]) -> Reply {
                 }
                 filters.push((k, v));
             }
-            "user" if !v.eq_ignore_ascii_case(b"default") => {
+            "user" if v.as_ref() != b"default" => {
                 return Reply::err(format!("ERR No such user '{}'", String::from_utf8_lossy(v)))
             }
             "id" | "addr" | "laddr" | "user" => filters.push((k, v)),

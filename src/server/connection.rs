@@ -294,6 +294,8 @@ async fn run_batch(
         };
         // A refused EXEC answers EXECABORT, in MULTI or not, as Redis does.
         if let (Some(r), true) = (&early, spec.is_some_and(|s| s.name == "exec")) {
+            // Replies in request order: pipelined writes before it are answered first.
+            flush_writes(st, &mut pending, wbuf).await;
             let r = multi::abort_exec(st, r);
             emit(st, &r, wbuf);
             continue;

@@ -48,6 +48,8 @@ fn is_select(args: &[Bytes]) -> bool {
 /// ends it, and the reply is Redis 7.0's EXECABORT naming the refusal.
 pub fn abort_exec(st: &mut ConnState, refusal: &Reply) -> Reply {
     discard(st);
+    // Outside MULTI too, as Redis' execCommandAbort unwatches.
+    st.watch = None;
     let why = match refusal {
         Reply::Error(e) => e.strip_prefix("ERR ").unwrap_or(e).to_string(),
         _ => String::new(),

@@ -146,22 +146,31 @@ impl Applier {
     /// pending in `cache` until RocksDB holds it. Waits while the queue is full. Fails if an
     /// earlier batch failed: then `wb` is dropped (the writer must stop) and `data` comes
     /// back, for the caller to hold until restart.
+    /// Waits while the queue is full. Only the writer submits, so there is still room when
+    /// it then calls [`Applier::submit`]; waiting here first keeps the wait out of the
+    /// storage's publishing lock.
+    pub(super) fn wait_for_room(&self) {
+        let sh = &*self.shared;
+        let mut q = sh.lock();
+        while q.failed.is_none()
+            && (q.jobs.len() >= MAX_QUEUED_BATCHES || q.bytes >= MAX_QUEUED_BYTES)
+        {
+            q.waiting += 1;
+            q = sh.caught_up.wait(q).unwrap_or_else(|p| p.into_inner());
+            q.waiting -= 1;
+        }
+    }
+
     pub(super) fn submit(
         &self,
         cache: &EntryCache,
         wb: WriteBatch,
         data: Vec<(Vec<u8>, Option<super::Entry>)>,
     ) -> Result<(), super::Refused> {
+        self.wait_for_room();
         let sh = &*self.shared;
         let seq = {
-            let mut q = sh.lock();
-            while q.failed.is_none()
-                && (q.jobs.len() >= MAX_QUEUED_BATCHES || q.bytes >= MAX_QUEUED_BYTES)
-            {
-                q.waiting += 1;
-                q = sh.caught_up.wait(q).unwrap_or_else(|p| p.into_inner());
-                q.waiting -= 1;
-            }
+            let q = sh.lock();
             if let Some(e) = &q.failed {
                 return Err((sh.error(e.clone()), data));
             }

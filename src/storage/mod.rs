@@ -132,7 +132,9 @@ pub struct Storage {
     /// Held exclusively while a batch becomes visible (written here, or turned pending for
     /// the applier), shared by reads of several keys ([`Storage::isolated`]): such a read
     /// sees each batch whole or not at all, as every read does in Redis. Point reads of one
-    /// key need it not: a batch turns visible key by key only behind busy shards.
+    /// key need it not: a batch turns visible key by key only behind busy shards. The cost:
+    /// a batch written here holds it across RocksDB's write, so a multi-key read waits out a
+    /// RocksDB write stall (as a write does) where a GET does not.
     publishing: RwLock<()>,
 }
 
@@ -287,6 +289,7 @@ impl Storage {
             && !clears
             && (data.len() >= applier::BACKGROUND_MIN_KEYS || self.applier.is_behind());
         let written = if background {
+            self.applier.wait_for_room();
             let _publishing = self.publishing();
             self.applier.submit(&self.cache, wb, data)
         } else {

@@ -1322,7 +1322,10 @@ impl Writer {
         self.log
             .set_segment_bytes(rt.log_segment_bytes.load(Ordering::Relaxed));
         let bytes = rt.log_retention_bytes.load(Ordering::Relaxed);
-        let ms = rt.log_retention_hours.load(Ordering::Relaxed) * 3_600_000;
+        let ms = rt
+            .log_retention_hours
+            .load(Ordering::Relaxed)
+            .saturating_mul(3_600_000);
         let cap = rt.log_max_bytes.load(Ordering::Relaxed);
         if bytes == 0 && ms == 0 && cap == 0 {
             return;

@@ -97,8 +97,6 @@ const INT_ARGS: &[&str] = &[
     "",
 ];
 
-/// Increments whose sums with small multiples of 0.25 stay exact in binary floating point, so
-/// Redis' long double and an f64 format them identically.
 /// Increments for INCRBYFLOAT and HINCRBYFLOAT: exact ones, ones whose long double rounding
 /// shows (0.1, 1e20 and 23 digits), an infinity, hex and invalid spellings.
 const FLOAT_ARGS: &[&str] = &[

@@ -512,6 +512,11 @@ fn client_command_exec_and_unknown_command_errors_match_redis() {
         vec!["CLIENT", "KILL", "ID", "999999"],
         vec!["COMMAND", "INFO", "nosuch"],
         vec!["EXEC", "x"],
+        vec!["CLIENT", "LIST", "ID", "0"],
+        vec!["CLIENT", "KILL", "USER", "DEFAULT"],
+        vec!["CONFIG", "SET", "maxclients", "10k"],
+        vec!["CONFIG", "SET", "maxclients", "+5"],
+        vec!["CONFIG", "SET", "repl-timeout", "1k"],
     ]
     .iter()
     .map(|r| r.iter().map(|s| s.to_string()).collect())
@@ -533,16 +538,26 @@ fn client_command_exec_and_unknown_command_errors_match_redis() {
         let theirs = reference.raw().command_str(&args).raw_str();
         assert_eq!(ours, theirs, "{args:?}");
     }
-    // RESET turns CLIENT REPLY back on.
-    let pipeline: Vec<u8> = [&["CLIENT", "REPLY", "OFF"][..], &["RESET"], &["PING"]]
-        .iter()
-        .flat_map(|c| encode_str_command(c))
-        .collect();
-    let answers = |mut c: RawConn| {
-        c.send(&pipeline);
-        format!("{}{}", c.read_frame().raw_str(), c.read_frame().raw_str())
-    };
-    assert_eq!(answers(srv.raw()), answers(reference.raw()));
+    // Pipelines, read back whole: RESET turns CLIENT REPLY back on; a refused EXEC is
+    // answered after the write before it.
+    for pipeline in [
+        &[&["CLIENT", "REPLY", "OFF"][..], &["RESET"], &["PING"]][..],
+        &[&["SET", "a", "1"][..], &["EXEC", "x"], &["GET", "a"]],
+    ] {
+        let bytes: Vec<u8> = pipeline
+            .iter()
+            .flat_map(|c| encode_str_command(c))
+            .collect();
+        let answers = |mut c: RawConn| {
+            c.send(&bytes);
+            let mut out = String::new();
+            for _ in 0..pipeline.len() - usize::from(pipeline[0][0] == "CLIENT") {
+                out.push_str(&c.read_frame().raw_str());
+            }
+            out
+        };
+        assert_eq!(answers(srv.raw()), answers(reference.raw()), "{pipeline:?}");
+    }
 }
 
 /// UNWATCH inside MULTI is queued, as in Redis: a WATCH broken before EXEC still aborts it.

@@ -722,3 +722,21 @@ fn srandmember_negative_counts_draw_from_the_whole_set() {
         "the last LIMIT wins"
     );
 }
+
+/// A negative count too large for any reply built in memory is refused (Redis would try to
+/// stream it); the server goes on.
+#[test]
+fn a_huge_negative_random_count_is_refused_not_allocated() {
+    let srv = Server::start(&[]);
+    let mut con = srv.client();
+    run(&mut con, &["SADD", "s", "a"]);
+    run(&mut con, &["HSET", "h", "f", "v"]);
+    for cmd in [
+        &["SRANDMEMBER", "s", "-1000000000000"][..],
+        &["HRANDFIELD", "h", "-1000000000000"],
+    ] {
+        assert_err(&mut con, cmd, "ERR value is out of range");
+    }
+    let three: Vec<String> = run_as(&mut con, &["SRANDMEMBER", "s", "-3"]);
+    assert_eq!(three, vec!["a", "a", "a"]);
+}
