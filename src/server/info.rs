@@ -18,6 +18,8 @@ const SECTIONS: &[&str] = &[
     "persistence",
     "stats",
     "replication",
+    "cpu",
+    "cluster",
     "keyspace",
 ];
 
@@ -54,6 +56,17 @@ fn rss_bytes() -> u64 {
         .unwrap_or(0)
 }
 
+/// System and user CPU seconds of the whole process (getrusage), as INFO cpu reports them.
+fn cpu_seconds() -> (f64, f64) {
+    // SAFETY: getrusage fills the zeroed struct it is given and reads nothing else.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return (0.0, 0.0);
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(ru.ru_stime), secs(ru.ru_utime))
+}
+
 fn section(st: &ConnState, name: &str, o: &mut String) {
     let sh = &st.sh;
     let w = &sh.writer.state;
@@ -63,8 +76,9 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
         "server" => {
             let _ = write!(
                 o,
-                "# Server\r\nredis_version:{REDIS_VERSION}\r\ndurakv_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\ndurakv_version:{}\r\nredis_mode:standalone\r\nrun_id:{}\r\nhz:10\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
                 env!("CARGO_PKG_VERSION"),
+                sh.run_id,
                 std::env::consts::OS,
                 std::process::id(),
                 sh.port,
@@ -146,6 +160,14 @@ fn section(st: &ConnState, name: &str, o: &mut String) {
             );
         }
         "replication" => crate::replication::info_section(sh, o),
+        "cpu" => {
+            let (sys, user) = cpu_seconds();
+            let _ = write!(
+                o,
+                "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n"
+            );
+        }
+        "cluster" => o.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             o.push_str("# Keyspace\r\n");
             let counts = w.counts();

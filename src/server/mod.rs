@@ -84,6 +84,8 @@ pub struct Shared {
     pub next_client_id: AtomicU64,
     pub stats: Stats,
     pub started: Instant,
+    /// INFO's run_id: a random id for this process (Redis' meaning; not the replication id).
+    pub run_id: crate::types::ReplId,
     pub cursors: Mutex<ScanCursors>,
     pub shutdown: Notify,
     pub shutting_down: AtomicBool,
@@ -122,6 +124,7 @@ pub async fn serve(config: Arc<Config>, writer: WriterHandle) -> anyhow::Result<
         next_client_id: AtomicU64::new(1),
         stats: Stats::default(),
         started: Instant::now(),
+        run_id: crate::types::ReplId::random(),
         cursors: Mutex::new(ScanCursors::default()),
         shutdown: Notify::new(),
         shutting_down: AtomicBool::new(false),

@@ -306,6 +306,8 @@ fn info_has_the_sections_role_and_keyspace() {
         "# Persistence",
         "# Stats",
         "# Replication",
+        "# CPU",
+        "# Cluster",
         "# Keyspace",
     ] {
         assert!(
@@ -313,6 +315,33 @@ fn info_has_the_sections_role_and_keyspace() {
             "INFO lacks {header:?}:\n{info}"
         );
     }
+    // What monitoring tools read: CPU seconds grow with work; the run id is 40 hex digits.
+    let cpu = |con: &mut redis::Connection| -> f64 {
+        let sys: f64 = info_field(con, "cpu", "used_cpu_sys")
+            .and_then(|v| v.parse().ok())
+            .expect("used_cpu_sys");
+        let user: f64 = info_field(con, "cpu", "used_cpu_user")
+            .and_then(|v| v.parse().ok())
+            .expect("used_cpu_user");
+        sys + user
+    };
+    let before = cpu(&mut con);
+    for _ in 0..3000 {
+        run(&mut con, &["GET", "a"]);
+    }
+    assert!(
+        cpu(&mut con) > before,
+        "INFO cpu did not grow over 3000 GETs"
+    );
+    let run_id = info_field(&mut con, "server", "run_id").expect("run_id");
+    assert!(
+        run_id.len() == 40 && run_id.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{run_id}"
+    );
+    assert_eq!(
+        info_field(&mut con, "cluster", "cluster_enabled").as_deref(),
+        Some("0")
+    );
     assert!(
         info.lines().any(|l| l.trim_end() == "role:master"),
         "INFO lacks role:master"
