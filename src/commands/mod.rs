@@ -310,6 +310,17 @@ pub fn eq_ignore_case(a: &[u8], b: &str) -> bool {
     a.eq_ignore_ascii_case(b.as_bytes())
 }
 
+/// A two-way option value in any case (`yes`/`no`, `on`/`off`): `Some(true)` for `yes`.
+pub fn two_way(v: &[u8], yes: &str, no: &str) -> Option<bool> {
+    if eq_ignore_case(v, yes) {
+        Some(true)
+    } else if eq_ignore_case(v, no) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Turns `Result<Reply, Reply>` style early returns into a reply.
 #[macro_export]
 macro_rules! try_reply {

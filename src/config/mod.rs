@@ -300,11 +300,7 @@ impl RuntimeConfig {
 }
 
 fn parse_yes_no(v: &str) -> Option<bool> {
-    match v.to_ascii_lowercase().as_str() {
-        "yes" => Some(true),
-        "no" => Some(false),
-        _ => None,
-    }
+    crate::commands::two_way(v.as_bytes(), "yes", "no")
 }
 
 /// Redis keys a client or tool may CONFIG GET/SET, with the value reported until set.

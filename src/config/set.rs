@@ -51,14 +51,16 @@ const PLAIN_INTEGERS: &[&str] = &[
     "log-retention-hours",
 ];
 
+fn out_of_range(name: &str, min: impl std::fmt::Display, max: impl std::fmt::Display) -> String {
+    failed(
+        name,
+        &format!("argument must be between {min} and {max} inclusive"),
+    )
+}
+
 /// A number as Redis reads one; a negative one is out of every range here.
 fn parse_number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {
-    let out_of_range = || {
-        failed(
-            name,
-            &format!("argument must be between {min} and {max} inclusive"),
-        )
-    };
+    let out_of_range = || out_of_range(name, min, max);
     match value.strip_prefix('-') {
         Some(magnitude) if parse_memory(magnitude).is_some() => Err(out_of_range()),
         _ => {
@@ -241,10 +243,7 @@ fn check_compat(name: &str, value: &str) -> Result<String, String> {
             let v = int(value)
                 .ok_or_else(|| failed(name, "argument couldn't be parsed into an integer"))?;
             if !(min..=max).contains(&v) {
-                return Err(failed(
-                    name,
-                    &format!("argument must be between {min} and {max} inclusive"),
-                ));
+                return Err(out_of_range(name, min, max));
             }
             Ok(v.to_string())
         }
@@ -252,10 +251,7 @@ fn check_compat(name: &str, value: &str) -> Result<String, String> {
             let v = parse_memory(value)
                 .ok_or_else(|| failed(name, "argument must be a memory value"))?;
             if v < min || v > i64::MAX as u64 {
-                return Err(failed(
-                    name,
-                    &format!("argument must be between {min} and {} inclusive", i64::MAX),
-                ));
+                return Err(out_of_range(name, min, i64::MAX));
             }
             // Redis never keeps a backlog under 16 KiB, and reports what it keeps.
             let kept = if name == "repl-backlog-size" {

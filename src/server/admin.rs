@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::connection::{read_ctx, ConnState};
 use super::info;
 use crate::commands::errors;
-use crate::commands::{self, coll, eq_ignore_case, glob, keys, parse_i64};
+use crate::commands::{self, coll, eq_ignore_case, glob, keys, parse_i64, two_way};
 use crate::protocol::Reply;
 use crate::storage::ValueType;
 use crate::types::now_ms;
@@ -419,26 +419,47 @@ fn client(st: &mut ConnState, args: &[Bytes]) -> Reply {
     }
 }
 
-/// Whether `c` is of CLIENT LIST / KILL `TYPE ty`: a replica's connection is `replica` (or
-/// `slave`), every other one `normal`; none here is `master` or `pubsub`.
-fn client_type_is(st: &ConnState, c: &super::ClientHandle, ty: &[u8]) -> Result<bool, Reply> {
-    let replica = || {
-        st.sh
-            .repl
-            .replicas
-            .lock()
-            .map(|r| r.contains_key(&c.id))
-            .unwrap_or(false)
-    };
-    match ty.to_ascii_lowercase().as_slice() {
-        b"normal" => Ok(!replica()),
-        b"replica" | b"slave" => Ok(replica()),
-        b"master" | b"pubsub" => Ok(false),
-        _ => Err(Reply::err(format!(
-            "ERR Unknown client type '{}'",
-            String::from_utf8_lossy(ty)
-        ))),
+/// CLIENT LIST / KILL `TYPE`: a replica's connection is `replica` (or `slave`), every other
+/// one `normal`; none here is `master` or `pubsub`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Replica,
+    /// `master` or `pubsub`: matches no connection here.
+    Nothing,
+}
+
+impl ClientType {
+    fn parse(ty: &[u8]) -> Result<ClientType, Reply> {
+        match ty.to_ascii_lowercase().as_slice() {
+            b"normal" => Ok(ClientType::Normal),
+            b"replica" | b"slave" => Ok(ClientType::Replica),
+            b"master" | b"pubsub" => Ok(ClientType::Nothing),
+            _ => Err(Reply::err(format!(
+                "ERR Unknown client type '{}'",
+                String::from_utf8_lossy(ty)
+            ))),
+        }
     }
+
+    /// Whether client `id` is of this type; `replicas` lists the replicas' client ids.
+    fn matches(self, id: u64, replicas: &[u64]) -> bool {
+        match self {
+            ClientType::Normal => !replicas.contains(&id),
+            ClientType::Replica => replicas.contains(&id),
+            ClientType::Nothing => false,
+        }
+    }
+}
+
+/// Client ids of the replicas connected to this node, taken once per command.
+fn replica_ids(st: &ConnState) -> Vec<u64> {
+    st.sh
+        .repl
+        .replicas
+        .lock()
+        .map(|r| r.keys().copied().collect())
+        .unwrap_or_default()
 }
 
 fn all_clients(st: &ConnState) -> Vec<Arc<super::ClientHandle>> {
@@ -454,11 +475,14 @@ fn all_clients(st: &ConnState) -> Vec<Arc<super::ClientHandle>> {
 
 /// CLIENT LIST [TYPE t] [ID id ...].
 fn client_list(st: &ConnState, a: &[Bytes], now: u64) -> Reply {
-    let mut ty: Option<&Bytes> = None;
+    let mut ty: Option<ClientType> = None;
     let mut ids: Option<Vec<i64>> = None;
     match a {
         [] => {}
-        [k, t] if eq_ignore_case(k, "TYPE") => ty = Some(t),
+        [k, t] if eq_ignore_case(k, "TYPE") => match ClientType::parse(t) {
+            Ok(t) => ty = Some(t),
+            Err(e) => return e,
+        },
         [k, rest @ ..] if eq_ignore_case(k, "ID") && !rest.is_empty() => {
             // Any integer: one that names no client lists nothing.
             let parsed: Option<Vec<i64>> = rest.iter().map(|v| parse_i64(v)).collect();
@@ -478,14 +502,11 @@ fn client_list(st: &ConnState, a: &[Bytes], now: u64) -> Reply {
             .collect(),
         None => clients.iter().collect(),
     };
+    let replicas = replica_ids(st);
     let mut out = String::new();
     for c in listed {
-        if let Some(t) = ty {
-            match client_type_is(st, c, t) {
-                Ok(false) => continue,
-                Ok(true) => {}
-                Err(e) => return e,
-            }
+        if ty.is_some_and(|t| !t.matches(c.id, &replicas)) {
+            continue;
         }
         out.push_str(&client_line(c, now));
         out.push('\n');
@@ -515,6 +536,7 @@ fn client_kill(st: &ConnState, a: &[Bytes]) -> Reply {
     }
     // Every filter is checked before any client is killed, as Redis does.
     let mut skipme = true;
+    let mut ty: Option<ClientType> = None;
     let mut filters: Vec<(String, &Bytes)> = Vec::new();
     for p in a.chunks(2) {
         let k = String::from_utf8_lossy(&p[0]).to_ascii_lowercase();
@@ -527,12 +549,10 @@ fn client_kill(st: &ConnState, a: &[Bytes]) -> Reply {
             "id" if parse_i64(v).is_none_or(|i| i <= 0) => {
                 return Reply::err("ERR client-id should be greater than 0")
             }
-            "type" => {
-                if let Err(e) = client_type_is(st, &st.client, v) {
-                    return e;
-                }
-                filters.push((k, v));
-            }
+            "type" => match ClientType::parse(v) {
+                Ok(t) => ty = Some(t),
+                Err(e) => return e,
+            },
             "user" if v.as_ref() != b"default" => {
                 return Reply::err(format!("ERR No such user '{}'", String::from_utf8_lossy(v)))
             }
@@ -540,35 +560,25 @@ fn client_kill(st: &ConnState, a: &[Bytes]) -> Reply {
             _ => return Reply::err(errors::SYNTAX),
         }
     }
+    let replicas = replica_ids(st);
     let mut n = 0;
     for c in &clients {
         if skipme && c.id == st.client.id {
             continue;
         }
-        let all = filters.iter().all(|(k, v)| match k.as_str() {
-            "id" => parse_i64(v) == Some(c.id as i64),
-            "addr" => c.addr.to_string().as_bytes() == v.as_ref(),
-            "laddr" => c.laddr.to_string().as_bytes() == v.as_ref(),
-            "type" => client_type_is(st, c, v).unwrap_or(false),
-            _ => true,
-        });
+        let all = ty.is_none_or(|t| t.matches(c.id, &replicas))
+            && filters.iter().all(|(k, v)| match k.as_str() {
+                "id" => parse_i64(v) == Some(c.id as i64),
+                "addr" => c.addr.to_string().as_bytes() == v.as_ref(),
+                "laddr" => c.laddr.to_string().as_bytes() == v.as_ref(),
+                _ => true,
+            });
         if all {
             kill(c);
             n += 1;
         }
     }
     Reply::Int(n)
-}
-
-/// A two-way option value (`yes`/`no`, `on`/`off`), any case.
-fn two_way(v: &[u8], yes: &str, no: &str) -> Option<bool> {
-    if v.eq_ignore_ascii_case(yes.as_bytes()) {
-        Some(true)
-    } else if v.eq_ignore_ascii_case(no.as_bytes()) {
-        Some(false)
-    } else {
-        None
-    }
 }
 
 fn command_info(c: &commands::CommandSpec) -> Reply {

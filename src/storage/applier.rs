@@ -146,9 +146,9 @@ impl Applier {
     /// pending in `cache` until RocksDB holds it. Waits while the queue is full. Fails if an
     /// earlier batch failed: then `wb` is dropped (the writer must stop) and `data` comes
     /// back, for the caller to hold until restart.
-    /// Waits while the queue is full. Only the writer submits, so there is still room when
-    /// it then calls [`Applier::submit`]; waiting here first keeps the wait out of the
-    /// storage's publishing lock.
+    /// Waits while the queue is full; call it before [`Applier::submit`]. Only the writer
+    /// submits, so there is still room then, and the wait stays out of the storage's
+    /// publishing lock.
     pub(super) fn wait_for_room(&self) {
         let sh = &*self.shared;
         let mut q = sh.lock();
@@ -167,7 +167,6 @@ impl Applier {
         wb: WriteBatch,
         data: Vec<(Vec<u8>, Option<super::Entry>)>,
     ) -> Result<(), super::Refused> {
-        self.wait_for_room();
         let sh = &*self.shared;
         let seq = {
             let q = sh.lock();
